@@ -1,0 +1,205 @@
+"""The `memtui` command line: run, presets (and show)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from memtui.config import (
+    DEFAULT_PRESET,
+    ExperimentConfig,
+    apply_overrides,
+    load_preset,
+    parse_losses,
+    shipped_presets,
+    to_toml,
+)
+from memtui.errors import MemtuiError
+
+app = typer.Typer(
+    name="memtui",
+    help="Watch, live, whether a neural network memorises corrupted labels - several loss "
+    "functions trained side by side on the same data (Patel & Sastry, PAKDD 2021).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+presets_app = typer.Typer(help="List the shipped presets, or print one fully resolved as TOML.")
+app.add_typer(presets_app, name="presets")
+
+EXIT_STATUS = {"completed": 0, "failed": 1, "stopped": 130}
+
+
+def resolve_config(
+    preset: str,
+    epochs: int | None = None,
+    losses: str | None = None,
+    noise: float | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    data_dir: Path | None = None,
+    subset: int | None = None,
+    out: Path | None = None,
+) -> ExperimentConfig:
+    config = load_preset(preset)
+    return apply_overrides(config, {
+        "epochs": epochs,
+        "losses": parse_losses(losses) if losses is not None else None,
+        "corruption.noise": noise,
+        "seed": seed,
+        "device": device,
+        "data.data_dir": data_dir,
+        "data.subset": subset,
+        "out": out,
+    })
+
+
+@contextmanager
+def stop_on_signals(request_stop):
+    """SIGINT, SIGTERM and SIGHUP (an SSH session closing) ask the run to stop after the current
+    batch; a second SIGINT interrupts at once."""
+    previous = {}
+
+    def handler(signum, _frame):
+        if signum == signal.SIGINT and getattr(handler, "asked", False):
+            raise KeyboardInterrupt
+        handler.asked = True
+        request_stop()
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            sig = getattr(signal, name)
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@app.command()
+def run(
+    preset: Annotated[str, typer.Option(
+        "--preset", "-p", help="A shipped preset name (see `memtui presets`) or a path to a .toml "
+        "file.")] = DEFAULT_PRESET,
+    no_ui: Annotated[bool, typer.Option(
+        "--no-ui", help="Run headless: progress and a table per epoch on stderr. Implied when "
+        "stdout is not a terminal.")] = False,
+    epochs: Annotated[Optional[int], typer.Option(help="Number of epochs.")] = None,
+    losses: Annotated[Optional[str], typer.Option(
+        help="Comma-separated losses with default parameters, e.g. ce,mse,rll.")] = None,
+    noise: Annotated[Optional[float], typer.Option(
+        help="Corruption rate in [0, 1] for the preset's label corruption mode.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for corruption, init and batch order.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        help="Folder holding the data set in torchvision's layout (read offline).")] = None,
+    subset: Annotated[Optional[int], typer.Option(
+        help="Train on a fixed random subset of this many training images.")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Run directory to write (default runs/<timestamp>-<preset>).")] = None,
+) -> None:
+    """Train one model per loss in lockstep and stream the metrics of every epoch."""
+    from memtui.engine import Engine, RunControl
+    from memtui.headless import HeadlessReporter
+    from memtui.runlog import RunLogWriter, create_run_dir, default_run_dir
+
+    config = resolve_config(preset, epochs, losses, noise, seed, device, data_dir, subset, out)
+    run_dir = config.out or default_run_dir(config)
+    config = config.model_copy(update={"out": run_dir})
+    fresh_dir = not run_dir.exists()
+    create_run_dir(run_dir)
+    control = RunControl()
+    writer = RunLogWriter(run_dir)
+    try:
+        engine = Engine(config, [writer], control, run_dir=str(run_dir))
+        engine.prepare()
+    except BaseException:
+        if fresh_dir and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # leave no empty run behind a typo
+        raise
+
+    if not no_ui and sys.stdout.isatty():
+        try:
+            from memtui.tui.app import run_live
+        except ImportError:
+            run_live = None
+        if run_live is not None:
+            status = run_live(engine, writer)
+            raise typer.Exit(EXIT_STATUS[status])
+
+    engine.sinks.append(HeadlessReporter())
+    with stop_on_signals(control.request_stop):
+        finished = engine.run()
+    if finished.status == "failed" and finished.error:
+        print(finished.error, file=sys.stderr)
+    raise typer.Exit(EXIT_STATUS[finished.status])
+
+
+@app.command()
+def watch(
+    run_dir: Annotated[Optional[Path], typer.Argument(
+        help="A run directory; default: the most recent run under ./runs.")] = None,
+) -> None:
+    """Open the live view on a run directory: follows a run still being written, replays a
+    finished one."""
+    from memtui.runlog import latest_run
+    from memtui.tui.app import run_watch
+
+    raise typer.Exit(run_watch(run_dir or latest_run()))
+
+
+@app.command()
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="table (Rich, the default), markdown, csv or json.")] = "table",
+    plot: Annotated[Optional[Path], typer.Option(
+        help="Also draw every loss's curves into this .svg or .png file.")] = None,
+) -> None:
+    """Summarise finished runs: final and best metrics per loss, as a table, Markdown, CSV or
+    JSON, and optionally a figure of the curves."""
+    from memtui.report import report_runs
+
+    report_runs(run_dirs, format, plot)
+
+
+@presets_app.callback(invoke_without_command=True)
+def presets(ctx: typer.Context) -> None:
+    """List the shipped presets with a one-line description each."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=True, box=None, pad_edge=False)
+    table.add_column("preset", style="bold")
+    table.add_column("description")
+    for name, description in shipped_presets().items():
+        table.add_row(name, description)
+    Console().print(table)
+
+
+@presets_app.command("show")
+def presets_show(
+    name: Annotated[str, typer.Argument(help="A shipped preset name or a path to a .toml file.")],
+) -> None:
+    """Print a preset fully resolved (every default filled in) as TOML you can save and edit."""
+    typer.echo(to_toml(load_preset(name)), nl=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except MemtuiError as exc:
+        print(f"memtui: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

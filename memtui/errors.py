@@ -1,0 +1,31 @@
+"""The errors memtui reports to a user as one line on stderr with exit code 2.
+
+Anything else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class MemtuiError(Exception):
+    """A problem with what the user asked for (a preset, a flag, a path, a run directory)."""
+
+
+class ConfigError(MemtuiError):
+    """An experiment description that cannot be run: unknown names, bad values, malformed TOML."""
+
+
+class DataError(MemtuiError):
+    """A data set that cannot be found or read."""
+
+
+class RunDirError(MemtuiError):
+    """A run directory that cannot be written or read."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,81 @@
+"""Typed events the engine emits; the run log, the headless reporter and the TUI consume them.
+
+Events are plain frozen dataclasses of JSON-friendly values so they can cross threads and be
+written to disk without conversion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+RunStatus = Literal["running", "completed", "stopped", "failed"]
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    label: str
+    name: str
+    params: dict[str, float]
+    symmetric: bool
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_dir: str
+    config: dict[str, Any]
+    losses: tuple[LossInfo, ...]
+    device: str
+    num_train: int
+    num_test: int
+    num_corrupted: int
+    first_epoch: int = 1  # > 1 when a run is resumed
+
+
+@dataclass(frozen=True)
+class EpochProgress:
+    """Sent a few times a second during an epoch, so a display can move between epochs."""
+
+    epoch: int
+    batch: int
+    num_batches: int
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """One loss's metrics after one epoch; ``values`` is keyed by memtui.metrics.METRICS."""
+
+    epoch: int
+    loss: str
+    values: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    """Sent after the EpochMetrics of every active loss for ``epoch``."""
+
+    epoch: int
+    epochs: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LossDiverged:
+    epoch: int
+    loss: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    status: RunStatus
+    epochs_completed: int
+    message: str = ""
+    error: str | None = None  # a traceback when status is "failed"
+
+
+Event = RunStarted | EpochProgress | EpochMetrics | EpochEnded | LossDiverged | RunFinished
+
+
+class Sink(Protocol):
+    def handle(self, event: Event) -> None: ...
