@@ -191,7 +191,11 @@ class ExperimentConfig(Strict):
 def _describe(err: ValidationError, field_names: dict[str, str] | None = None) -> str:
     first = err.errors(include_url=False)[0]
     loc = ".".join(str(part) for part in first["loc"])
-    shown = (field_names or {}).get(loc, loc)
+    shown = loc
+    for dotted, flag in (field_names or {}).items():
+        if loc == dotted or loc.startswith(dotted + "."):
+            shown = flag
+    
     kind = first["type"]
     if kind == "extra_forbidden":
         parent_loc = first["loc"][:-1]
