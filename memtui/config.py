@@ -114,6 +114,8 @@ class LossSpec(Strict):
                     f"loss {self.name!r} has no parameter {key!r}{did_you_mean(key, allowed)}; "
                     f"valid: {valid}"
                 )
+        # Resolved: every parameter is written out, so a saved config says exactly what ran.
+        self.__dict__["params"] = {**allowed, **self.params}
         return self
 
     @property
