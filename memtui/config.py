@@ -163,6 +163,12 @@ class ExperimentConfig(Strict):
         "fp32", description="bf16 autocasts forward passes on CUDA; weights stay fp32"
     )
     out: Path | None = Field(None, description="run directory; default runs/<timestamp>-<name>")
+    checkpoint_every: PositiveInt = Field(
+        10, description="write a resumable checkpoint every N epochs (and at the end)")
+    backend: Literal["auto", "separate", "fused"] = Field(
+        "auto", description="separate models per loss, or all stacked into one fused computation; "
+        "auto picks the faster for the device")
+    compile: bool = Field(False, description="torch.compile the training step (CUDA)")
 
     @field_validator("device")
     @classmethod
