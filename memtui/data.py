@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
@@ -237,6 +238,10 @@ def _read_cifar10_folders(root: Path) -> DataSplit:
             images[i] = decode_image(read_file(path), mode=ImageReadMode.RGB)
         return images, torch.tensor(folder.targets)
 
-    train_x, train_y = read("train")
-    test_x, test_y = read("test")
+    # torchvision 0.29 deprecates its JPEG decoder in favour of TorchCodec; it still decodes
+    # correctly, and a warning per image would bury the run's own output.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision")
+        train_x, train_y = read("train")
+        test_x, test_y = read("test")
     return DataSplit("cifar10", train_x, train_y, test_x, test_y)
