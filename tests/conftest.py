@@ -52,7 +52,8 @@ def tiny_config():
 def _isolated(tmp_path_factory, monkeypatch):
     # Caches and default run folders of a test never touch the user's home or the repo.
     monkeypatch.setenv("MEMTUI_CACHE", str(tmp_path_factory.mktemp("cache")))
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    # One thread: the models are tiny, and on a loaded machine extra threads only contend.
+    torch.set_num_threads(1)
     yield
 
 
