@@ -1,0 +1,149 @@
+"""`memtui watch`: the same app fed from a run directory, live-growing or finished."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from memtui.engine import Engine
+from memtui.errors import RunDirError
+from memtui.events import EpochEnded, EpochMetrics, LossDiverged, RunFinished, RunStarted
+from memtui.metrics import format_value
+from memtui.runlog import RunLogWriter, create_run_dir
+from memtui.tui.app import MemtuiApp, run_watch
+from memtui.tui.sources import RunDirSource
+from memtui.tui.widgets import LossPane
+from tui_helpers import text_of, wait_for
+
+SIZE = (120, 36)
+
+
+@pytest.fixture
+def finished_run(small_config) -> Path:
+    """A real three-epoch run of the demo preset, trained without any UI."""
+    run_dir = create_run_dir(small_config.out)
+    Engine(small_config, [RunLogWriter(run_dir)], run_dir=str(run_dir)).run()
+    return run_dir
+
+
+def start_copy(finished: Path, target: Path) -> list[str]:
+    """A run directory holding only the finished run's config.json (as right after RunStarted);
+    the finished run's metrics lines to append."""
+    target.mkdir()
+    shutil.copy(finished / "config.json", target / "config.json")
+    return (finished / "metrics.jsonl").read_text().splitlines(keepends=True)
+
+
+def append(path: Path, text: str) -> None:
+    with (path / "metrics.jsonl").open("a") as fh:
+        fh.write(text)
+
+
+async def test_watch_follows_a_run_directory_while_it_grows(finished_run, tmp_path):
+    growing = tmp_path / "growing"
+    lines = start_copy(finished_run, growing)
+    assert len(lines) == 9  # three losses, three epochs
+    app = MemtuiApp(source=RunDirSource(growing), poll_s=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: len(app.query(LossPane)) == 3, pilot)
+        assert "FOLLOWING" in text_of(app.query_one("#run-status", Static))
+        assert all(not loss.epochs for loss in app.state.losses.values())
+
+        append(growing, "".join(lines[:3]))
+        await wait_for(lambda: app.state.epochs_done == 1, pilot)
+
+        # a line caught half written is not read until its newline arrives
+        append(growing, "".join(lines[3:5]) + lines[5][:20])
+        await wait_for(lambda: len(app.state.losses["MSE"].epochs) == 2, pilot)
+        await pilot.pause(0.3)
+        assert len(app.state.losses["RLL"].epochs) == 1
+        append(growing, lines[5][20:] + "".join(lines[6:]))
+        await wait_for(lambda: app.state.epochs_done == 3, pilot)
+        await pilot.pause(2 * app.refresh_interval)
+        last = json.loads(lines[-1])
+        pane = next(p for p in app.query(LossPane) if p.loss.label == last["loss"])
+        assert format_value("test_acc", last["test_acc"]) in text_of(pane.query_one(".values", Static))
+        assert not app.state.finished
+
+        shutil.copy(finished_run / "summary.json", growing / "summary.json")
+        await wait_for(lambda: app.state.finished, pilot)
+        await pilot.pause(2 * app.refresh_interval)
+        assert app.state.status == "completed"
+        assert "COMPLETED" in text_of(app.query_one("#run-status", Static))
+        await pilot.press("q")
+    assert app.return_value == "completed"
+
+
+async def test_watch_replays_a_finished_run(finished_run):
+    app = MemtuiApp(source=RunDirSource(finished_run))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.state.finished, pilot)
+        await pilot.pause(2 * app.refresh_interval)
+        assert [p.loss.label for p in app.query(LossPane)] == ["CE", "MSE", "RLL"]
+        assert all(loss.epochs == [1, 2, 3] for loss in app.state.losses.values())
+        assert "epoch 3/3" in text_of(app.query_one("#epoch-label", Static))
+        await pilot.press("p")  # nothing to pause: it says so rather than pretending
+        assert any("live run" in n.message for n in app._notifications)
+        await pilot.press("o")
+        await pilot.pause(2 * app.refresh_interval)
+        table = text_of(app.query_one("#overlay-table", Static))
+        assert all(label in table for label in ("CE", "MSE", "RLL"))
+
+
+def test_the_source_rebuilds_the_engines_events(finished_run, tmp_path):
+    growing = tmp_path / "diverging"
+    lines = start_copy(finished_run, growing)
+    source = RunDirSource(growing)
+    first = source.poll()
+    assert [type(e) for e in first] == [RunStarted]
+    assert [info.label for info in first[0].losses] == ["CE", "MSE", "RLL"]
+    assert first[0].losses[2].symmetric
+
+    append(growing, "".join(lines[:3]))
+    append(growing, lines[3] + json.dumps({"epoch": 2, "loss": "MSE", "diverged": "nan"}) + "\n"
+           + lines[5])
+    events = source.poll()
+    assert [type(e) for e in events] == [EpochMetrics] * 3 + [EpochEnded, EpochMetrics,
+                                                              LossDiverged, EpochMetrics, EpochEnded]
+    # with MSE gone, epoch 3 ends after two lines
+    epoch3 = [line for line in lines[6:] if json.loads(line)["loss"] != "MSE"]
+    append(growing, "".join(epoch3))
+    assert [type(e) for e in source.poll()] == [EpochMetrics, EpochMetrics, EpochEnded]
+
+    (growing / "error.log").write_text("Traceback: boom\n")
+    summary = json.loads((finished_run / "summary.json").read_text())
+    (growing / "summary.json").write_text(json.dumps({**summary, "status": "failed",
+                                                      "message": "boom"}))
+    finished = source.poll()
+    assert finished == [RunFinished("failed", summary["epochs_completed"], "boom",
+                                    "Traceback: boom\n")]
+    assert source.poll() == []
+
+
+async def test_a_diverged_loss_shows_in_its_pane_and_as_a_notification(finished_run, tmp_path):
+    growing = tmp_path / "diverging"
+    lines = start_copy(finished_run, growing)
+    append(growing, "".join(lines[:3]) + lines[3]
+           + json.dumps({"epoch": 2, "loss": "MSE", "diverged": "training loss became nan"}) + "\n")
+    app = MemtuiApp(source=RunDirSource(growing), poll_s=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.state.losses and app.state.losses["MSE"].diverged, pilot)
+        await pilot.pause(2 * app.refresh_interval)
+        pane = next(p for p in app.query(LossPane) if p.loss.label == "MSE")
+        alert = pane.query_one(".alert", Static)
+        assert alert.display
+        assert "diverged in epoch 2: training loss became nan" in text_of(alert)
+        assert pane.has_class("-diverged")
+        assert any(n.severity == "warning" and "MSE diverged" in n.message
+                   for n in app._notifications)
+
+
+def test_watch_refuses_a_folder_that_is_no_run_before_drawing(tmp_path):
+    with pytest.raises(RunDirError, match="not a memtui run directory"):
+        run_watch(tmp_path)
+    with pytest.raises(RunDirError, match="does not exist"):
+        run_watch(tmp_path / "missing")
