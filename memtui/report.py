@@ -1,0 +1,289 @@
+"""`memtui report`: summaries of finished runs as a Rich table, Markdown, CSV or JSON, and a
+figure of every loss's curves.
+
+Everything is read back from run directories through :mod:`memtui.runlog`, so a report shows
+exactly what a run recorded. Numbers come from ``summary.json`` (final and best per loss), the
+curves from ``metrics.jsonl``; names, titles and formats from :mod:`memtui.metrics`.
+
+A run without ``summary.json`` is refused rather than summarised: it is still being written or
+was killed, its "final" numbers would not be final, and ``memtui watch`` is the tool for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from memtui.errors import MemtuiError, RunDirError, did_you_mean
+from memtui.metrics import METRICS, format_value
+from memtui.runlog import SUMMARY_FILE, RunRecord, read_run
+
+FORMATS = ("table", "markdown", "csv", "json")
+PLOT_SUFFIXES = (".svg", ".png")
+
+#: The per-loss values of a row, all final values of the run except best_test_acc.
+VALUE_COLUMNS = ("test_acc", "best_test_acc", "best_epoch", "train_acc", "memorized", "recovered",
+                 "clean_acc")
+#: The panels of the figure: (metric, panel title).
+PLOT_PANELS = (
+    ("train_acc", "train accuracy (corrupted labels)"),
+    ("memorized", "memorized (corrupted samples)"),
+    ("test_acc", "clean test accuracy"),
+)
+
+
+@dataclass
+class LossRow:
+    """One run x one loss: what every format prints."""
+
+    run: str
+    preset: str
+    dataset: str
+    labels: str
+    noise: float
+    status: str
+    epochs: int
+    loss: str
+    symmetric: bool
+    diverged: str | None
+    values: dict[str, float | int | None] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run": self.run, "preset": self.preset, "dataset": self.dataset,
+                "labels": self.labels, "noise": self.noise, "status": self.status,
+                "epochs": self.epochs, "loss": self.loss, "symmetric": self.symmetric,
+                **{name: self.values.get(name) for name in VALUE_COLUMNS},
+                "diverged": self.diverged}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def load_finished(path: Path) -> RunRecord:
+    """A run directory with its summary; RunDirError for anything that cannot be reported."""
+    run = read_run(path)
+    if run.summary is None:
+        raise RunDirError(
+            f"{path} has no {SUMMARY_FILE}: the run is still going or was killed before it "
+            f"finished; follow it with `memtui watch {path}`")
+    if not isinstance(run.summary.get("losses"), dict):
+        raise RunDirError(f"{path / SUMMARY_FILE} has no per-loss results; is it a memtui run?")
+    if not run.loss_labels:
+        raise RunDirError(f"{path} lists no losses in its config.json; is it a memtui run?")
+    return run
+
+
+def rows_of(run: RunRecord) -> list[LossRow]:
+    cfg = run.config
+    summary = run.summary or {}
+    symmetric = {loss["label"]: bool(loss.get("symmetric")) for loss in run.meta["losses"]}
+    rows = []
+    for label in run.loss_labels:
+        result = summary["losses"].get(label) or {}
+        final = result.get("final") or {}
+        values: dict[str, float | int | None] = {
+            name: final.get(name) for name in ("test_acc", "train_acc", "memorized", "recovered",
+                                               "clean_acc")}
+        values["best_test_acc"] = result.get("best_test_acc")
+        values["best_epoch"] = result.get("best_epoch")
+        rows.append(LossRow(
+            run=run.path.name,
+            preset=str(cfg.get("name", "")),
+            dataset=str(cfg.get("data", {}).get("dataset", "")),
+            labels=str(cfg.get("corruption", {}).get("labels", "")),
+            noise=float(cfg.get("corruption", {}).get("noise", 0.0)),
+            status=str(summary.get("status", "")),
+            epochs=int(summary.get("epochs_completed", 0)),
+            loss=label,
+            symmetric=symmetric.get(label, False),
+            diverged=result.get("diverged"),
+            values=values,
+        ))
+    return rows
+
+
+def setting_of(run: RunRecord) -> str:
+    """One line naming what a run did, for table titles and figure rows."""
+    cfg = run.config
+    data, corruption, model = cfg.get("data", {}), cfg.get("corruption", {}), cfg.get("model", {})
+    arch = model.get("arch", "?")
+    if arch == "mlp":
+        arch = f"MLP {model.get('depth', '?')}x{model.get('width', '?')}"
+    noise = corruption.get("noise", 0.0)
+    labels = (f"{corruption.get('labels', '?')} labels {noise:.0%}" if noise
+              else "clean labels")
+    if corruption.get("inputs", "none") != "none":
+        labels += f", {corruption['inputs']} inputs"
+    train = run.meta.get("num_train")
+    size = f" ({train:,} train)" if isinstance(train, int) else ""
+    lr = cfg.get("optimizer", {}).get("lr")
+    lr_text = f", lr {lr:g}" if isinstance(lr, (int, float)) else ""
+    summary = run.summary or {}
+    return (f"{cfg.get('name', run.path.name)}: {data.get('dataset', '?')}{size}, {labels}, "
+            f"{arch}{lr_text}, {summary.get('epochs_completed', 0)} epochs "
+            f"{summary.get('status', '')}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Formats
+
+
+def _cells(row: LossRow) -> list[str]:
+    v = row.values
+    best_epoch = v.get("best_epoch")
+    return [
+        format_value("test_acc", v.get("test_acc")),
+        format_value("test_acc", v.get("best_test_acc")),
+        str(best_epoch) if best_epoch is not None else "—",
+        *(format_value(name, v.get(name))
+          for name in ("train_acc", "memorized", "recovered", "clean_acc")),
+    ]
+
+
+HEADERS = ["loss", "sym", "final " + METRICS["test_acc"].title,
+           "best " + METRICS["test_acc"].title, "best epoch", METRICS["train_acc"].title,
+           METRICS["memorized"].title, METRICS["recovered"].title, METRICS["clean_acc"].title]
+
+
+def _loss_name(row: LossRow) -> str:
+    return f"{row.loss} (diverged)" if row.diverged else row.loss
+
+
+def print_tables(runs: list[RunRecord], out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from memtui.headless import STATUS_STYLE
+
+    console = Console(file=out)
+    for run in runs:
+        status = (run.summary or {}).get("status", "")
+        table = Table(title=setting_of(run), title_style=STATUS_STYLE.get(status, ""),
+                      caption=str(run.path), caption_justify="left")
+        for index, header in enumerate(HEADERS):
+            table.add_column(header, justify="left" if index < 2 else "right")
+        for row in rows_of(run):
+            name = f"{row.loss} [red](diverged)[/]" if row.diverged else row.loss
+            table.add_row(name, "yes" if row.symmetric else "no", *_cells(row))
+        console.print(table)
+
+
+def markdown(runs: list[RunRecord]) -> str:
+    several = len(runs) > 1
+    headers = (["run"] if several else []) + HEADERS
+    numeric = len(headers) - len(HEADERS) + 2
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join("---" if i < numeric else "---:" for i in range(len(headers))) + "|"]
+    for run in runs:
+        for row in rows_of(run):
+            cells = ([row.run] if several else []) + [
+                _loss_name(row), "yes" if row.symmetric else "no", *_cells(row)]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(runs: list[RunRecord], out: TextIO) -> None:
+    # Unformatted numbers and a run column always: CSV and JSON are for scripts, whose
+    # column set should not change with the number of runs given.
+    rows = [row.as_dict() for run in runs for row in rows_of(run)]
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def to_json(runs: list[RunRecord]) -> str:
+    return json.dumps([row.as_dict() for run in runs for row in rows_of(run)], indent=2) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Figure
+
+
+def plot_runs(runs: list[RunRecord], path: Path) -> None:
+    """A row of panels per run (train accuracy, memorized, test accuracy over epochs), a line
+    per loss; symmetric losses dashed, so the paper's two families read apart at a glance."""
+    # Imported here so that `memtui run` and the other commands never pay for matplotlib.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    # Text stays text in an SVG (small, searchable); the salt makes the file reproducible.
+    plt.rcParams.update({"svg.hashsalt": "memtui", "svg.fonttype": "none", "font.size": 9})
+    fig = plt.figure(layout="constrained",
+                     figsize=(3.4 * len(PLOT_PANELS) + 1.6, 3.0 * len(runs)))
+    rows = fig.subfigures(len(runs), 1, squeeze=False)[:, 0]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for run, subfig in zip(runs, rows):
+        symmetric = {loss["label"]: bool(loss.get("symmetric")) for loss in run.meta["losses"]}
+        diverged = {row.loss for row in rows_of(run) if row.diverged}
+        axes = subfig.subplots(1, len(PLOT_PANELS), sharey=True)
+        for ax, (metric, title) in zip(axes, PLOT_PANELS):
+            for i, label in enumerate(run.loss_labels):
+                points = [(rec["epoch"], rec[metric]) for rec in run.metrics_of(label)
+                          if rec.get(metric) is not None]
+                if not points:
+                    continue
+                epochs, values = zip(*points)
+                name = label + (" (sym.)" if symmetric.get(label) else "") + (
+                    " (diverged)" if label in diverged else "")
+                ax.plot(epochs, values, color=colors[i % len(colors)], linewidth=1.3,
+                        linestyle="--" if symmetric.get(label) else "-", label=name)
+            ax.set_title(title)
+            ax.set_xlabel("epoch")
+            ax.set_ylim(-0.02, 1.02)
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+        subfig.suptitle(setting_of(run), fontsize=9, fontweight="bold")
+        axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    try:
+        fig.savefig(path, metadata={"Date": None} if path.suffix.lower() == ".svg" else None,
+                    dpi=120, bbox_inches="tight")
+    except OSError as exc:
+        raise RunDirError(f"--plot: cannot write {path} ({exc.strerror or exc})") from None
+    finally:
+        plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def report_runs(paths: list[Path], fmt: str, plot: Path | None, out: TextIO | None = None) -> None:
+    """Print the summary of ``paths`` in ``fmt`` to stdout and draw the curves into ``plot``.
+
+    Every argument is checked before anything is printed or written, so an error leaves no
+    half report behind.
+    """
+    out = out or sys.stdout
+    if fmt not in FORMATS:
+        raise MemtuiError(f"--format: unknown format {fmt!r}{did_you_mean(fmt, FORMATS)}; "
+                          f"valid: {', '.join(FORMATS)}")
+    if plot is not None:
+        plot = Path(plot)
+        if plot.suffix.lower() not in PLOT_SUFFIXES:
+            raise MemtuiError(f"--plot: cannot draw {plot.name!r}; give a file ending in "
+                              f"{' or '.join(PLOT_SUFFIXES)}")
+        if not plot.parent.is_dir():
+            raise MemtuiError(f"--plot: folder {plot.parent} does not exist")
+    if not paths:
+        raise MemtuiError("give at least one run directory")
+    runs = [load_finished(Path(p)) for p in paths]
+
+    if fmt == "table":
+        print_tables(runs, out)
+    elif fmt == "markdown":
+        out.write(markdown(runs))
+    elif fmt == "csv":
+        write_csv(runs, out)
+    else:
+        out.write(to_json(runs))
+    if plot is not None:
+        plot_runs(runs, plot)

@@ -1,0 +1,229 @@
+"""`memtui report`: every format and the figure on a real (tiny) run directory, and the errors
+a user can run into, each one line on stderr with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from memtui import cli
+from memtui.config import apply_overrides, load_preset
+from memtui.engine import Engine
+from memtui.metrics import format_value
+from memtui.report import report_runs
+from memtui.runlog import RunLogWriter, read_run
+
+LABELS = ["CE", "MSE", "RLL"]  # the demo preset's losses; RLL is the symmetric one
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory) -> Path:
+    """A finished run of the demo preset, shrunk to train in seconds."""
+    config = apply_overrides(load_preset("demo"), {
+        "data.subset": 500, "data.test_subset": 300, "epochs": 2, "model.width": 32,
+        "device": "cpu", "seed": 0})
+    path = tmp_path_factory.mktemp("runs") / "demo-small"
+    path.mkdir()
+    engine = Engine(config, [RunLogWriter(path)], run_dir=str(path))
+    engine.prepare()
+    finished = engine.run()
+    assert finished.status == "completed"
+    return path
+
+
+@pytest.fixture
+def second_run(run_dir, tmp_path) -> Path:
+    copy = tmp_path / "demo-again"
+    shutil.copytree(run_dir, copy)
+    return copy
+
+
+def report(paths, fmt="table", plot=None) -> str:
+    out = io.StringIO()
+    report_runs([Path(p) for p in paths], fmt, plot, out=out)
+    return out.getvalue()
+
+
+def cli_report(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """Run `memtui report ARGS` in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["memtui", "report", *args])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def markdown_rows(text: str) -> list[list[str]]:
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+# --- formats ------------------------------------------------------------------------------------
+
+
+def test_table_titles_the_run_with_its_setting_and_lists_every_loss(run_dir):
+    text = report([run_dir])
+    assert "demo: demo (500 train), random labels 40%, MLP 1x32" in text
+    assert "2 epochs completed" in text
+    for label in LABELS:
+        assert label in text
+
+
+def test_markdown_has_one_row_per_loss_with_the_summary_numbers(run_dir):
+    run = read_run(run_dir)
+    rows = markdown_rows(report([run_dir], "markdown"))
+    header, rule, *body = rows
+    assert header[:2] == ["loss", "sym"]
+    assert set(rule[2:]) == {"---:"}  # numbers right-aligned
+    assert [row[0] for row in body] == LABELS
+    assert [row[1] for row in body] == ["no", "no", "yes"]
+    column = {name: header.index(name) for name in header}
+    for row in body:
+        result = run.summary["losses"][row[0]]
+        assert row[column["final test acc"]] == format_value("test_acc", result["final"]["test_acc"])
+        assert row[column["best test acc"]] == format_value("test_acc", result["best_test_acc"])
+        assert row[column["best epoch"]] == str(result["best_epoch"])
+        assert row[column["memorized"]] == format_value("memorized", result["final"]["memorized"])
+
+
+def test_markdown_of_several_runs_gets_a_run_column(run_dir, second_run):
+    header, _, *body = markdown_rows(report([run_dir, second_run], "markdown"))
+    assert header[0] == "run"
+    assert [row[0] for row in body] == [run_dir.name] * 3 + [second_run.name] * 3
+
+
+def test_csv_gives_unformatted_numbers_that_match_the_metrics_file(run_dir):
+    run = read_run(run_dir)
+    rows = list(csv.DictReader(io.StringIO(report([run_dir], "csv"))))
+    assert [row["loss"] for row in rows] == LABELS
+    assert all(row["run"] == run_dir.name and row["status"] == "completed" for row in rows)
+    for row in rows:
+        curve = run.metrics_of(row["loss"])
+        assert float(row["test_acc"]) == pytest.approx(curve[-1]["test_acc"])
+        assert float(row["train_acc"]) == pytest.approx(curve[-1]["train_acc"])
+        best = max(curve, key=lambda r: r["test_acc"])
+        assert float(row["best_test_acc"]) == pytest.approx(best["test_acc"])
+        assert int(row["best_epoch"]) == best["epoch"]
+
+
+def test_json_is_a_list_of_rows_with_the_symmetric_flag_of_each_loss(run_dir, second_run):
+    rows = json.loads(report([run_dir, second_run], "json"))
+    assert len(rows) == 6
+    assert {row["run"] for row in rows} == {run_dir.name, second_run.name}
+    flags = {row["loss"]: row["symmetric"] for row in rows}
+    assert flags == {"CE": False, "MSE": False, "RLL": True}
+    assert all(row["preset"] == "demo" and row["noise"] == 0.4 and row["epochs"] == 2
+               for row in rows)
+    assert all(0.0 <= row["memorized"] <= 1.0 for row in rows)
+
+
+def test_cli_prints_the_report_on_stdout_and_exits_0(run_dir, monkeypatch, capsys):
+    code, out, err = cli_report(monkeypatch, capsys, str(run_dir), "--format", "markdown")
+    assert code == 0, err
+    assert [row[0] for row in markdown_rows(out)[2:]] == LABELS
+
+
+# --- figure -------------------------------------------------------------------------------------
+
+
+def test_plot_writes_an_svg_with_a_curve_label_per_loss(run_dir, second_run, tmp_path):
+    figure = tmp_path / "curves.svg"
+    report([run_dir, second_run], "markdown", figure)
+    root = ET.parse(figure).getroot()
+    assert root.tag.endswith("svg")
+    text = figure.read_text("utf-8")
+    for label in ["CE", "MSE", "RLL (sym.)", "clean test accuracy"]:
+        assert label in text
+
+
+def test_plot_writes_a_png(run_dir, tmp_path):
+    figure = tmp_path / "curves.png"
+    report([run_dir], "csv", figure)
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("memtui: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_missing_run_directory(monkeypatch, capsys, tmp_path):
+    code, out, err = cli_report(monkeypatch, capsys, str(tmp_path / "nope"))
+    assert_one_line_error(code, err, "nope", "does not exist")
+    assert out == ""
+
+
+def test_directory_that_is_not_a_run(monkeypatch, capsys, tmp_path):
+    code, _, err = cli_report(monkeypatch, capsys, str(tmp_path))
+    assert_one_line_error(code, err, "config.json")
+
+
+def test_run_without_summary_is_refused_and_points_to_watch(run_dir, tmp_path, monkeypatch,
+                                                             capsys):
+    incomplete = tmp_path / "killed"
+    shutil.copytree(run_dir, incomplete)
+    (incomplete / "summary.json").unlink()
+    code, out, err = cli_report(monkeypatch, capsys, str(incomplete))
+    assert_one_line_error(code, err, "summary.json", "memtui watch")
+    assert out == ""
+
+
+def test_corrupted_summary_is_an_error(run_dir, tmp_path, monkeypatch, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    (broken / "summary.json").write_text('{"schema_version": 1, "losses": ', "utf-8")
+    code, _, err = cli_report(monkeypatch, capsys, str(broken))
+    assert_one_line_error(code, err, "summary.json", "not valid JSON")
+
+
+def test_one_bad_directory_among_good_ones_prints_nothing(run_dir, tmp_path, monkeypatch,
+                                                          capsys):
+    figure = tmp_path / "f.svg"
+    code, out, err = cli_report(monkeypatch, capsys, str(run_dir), str(tmp_path / "nope"),
+                                "--plot", str(figure))
+    assert_one_line_error(code, err, "nope")
+    assert out == ""
+    assert not figure.exists()
+
+
+def test_unknown_format_names_the_valid_ones(run_dir, monkeypatch, capsys):
+    code, _, err = cli_report(monkeypatch, capsys, str(run_dir), "--format", "markdwn")
+    assert_one_line_error(code, err, "'markdwn'", "did you mean 'markdown'",
+                          "table, markdown, csv, json")
+
+
+def test_plot_with_an_unsupported_suffix(run_dir, tmp_path, monkeypatch, capsys):
+    code, _, err = cli_report(monkeypatch, capsys, str(run_dir), "--plot",
+                              str(tmp_path / "curves.pdf"))
+    assert_one_line_error(code, err, "curves.pdf", ".svg or .png")
+
+
+def test_plot_into_a_missing_folder(run_dir, tmp_path, monkeypatch, capsys):
+    code, _, err = cli_report(monkeypatch, capsys, str(run_dir), "--plot",
+                              str(tmp_path / "no" / "curves.svg"))
+    assert_one_line_error(code, err, "does not exist")
+
+
+def test_matplotlib_is_imported_only_when_a_figure_is_drawn():
+    import subprocess
+
+    probe = ("import sys, memtui.cli, memtui.report; "
+             "sys.exit('matplotlib' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe]).returncode == 0
