@@ -19,7 +19,7 @@ from memtui.config import (
     shipped_presets,
     to_toml,
 )
-from memtui.errors import MemtuiError
+from memtui.errors import ConfigError, MemtuiError
 
 app = typer.Typer(
     name="memtui",
@@ -84,13 +84,14 @@ def stop_on_signals(request_stop):
 
 @app.command()
 def run(
-    preset: Annotated[str, typer.Option(
+    preset: Annotated[Optional[str], typer.Option(
         "--preset", "-p", help="A shipped preset name (see `memtui presets`) or a path to a .toml "
-        "file.")] = DEFAULT_PRESET,
+        f"file.  [default: {DEFAULT_PRESET}]", show_default=False)] = None,
     no_ui: Annotated[bool, typer.Option(
         "--no-ui", help="Run headless: progress and a table per epoch on stderr. Implied when "
         "stdout is not a terminal.")] = False,
-    epochs: Annotated[Optional[int], typer.Option(help="Number of epochs.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(
+        help="Number of epochs (with --resume: the new total, to extend a run).")] = None,
     losses: Annotated[Optional[str], typer.Option(
         help="Comma-separated losses with default parameters, e.g. ce,mse,rll.")] = None,
     noise: Annotated[Optional[float], typer.Option(
@@ -103,42 +104,87 @@ def run(
         help="Train on a fixed random subset of this many training images.")] = None,
     out: Annotated[Optional[Path], typer.Option(
         help="Run directory to write (default runs/<timestamp>-<preset>).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        help="Continue the run in this directory from its last checkpoint, with its own config. "
+        "Only --epochs (to extend it), --device and --data-dir may be given with it.")] = None,
 ) -> None:
-    """Train one model per loss in lockstep and stream the metrics of every epoch."""
+    """Train one model per loss in lockstep and stream the metrics of every epoch.
+
+    The run directory gets config.json, metrics.jsonl (a line per loss per epoch), checkpoints
+    and summary.json. ctrl+c, SIGTERM and SIGHUP stop after the current batch and keep every
+    completed epoch; `memtui run --resume RUN_DIR` continues.
+    """
     from memtui.engine import Engine, RunControl
-    from memtui.headless import HeadlessReporter
     from memtui.runlog import RunLogWriter, create_run_dir, default_run_dir
 
-    config = resolve_config(preset, epochs, losses, noise, seed, device, data_dir, subset, out)
-    run_dir = config.out or default_run_dir(config)
-    config = config.model_copy(update={"out": run_dir})
-    fresh_dir = not run_dir.exists()
-    create_run_dir(run_dir)
     control = RunControl()
-    writer = RunLogWriter(run_dir)
-    try:
-        engine = Engine(config, [writer], control, run_dir=str(run_dir))
-        engine.prepare()
-    except BaseException:
-        if fresh_dir and run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()  # leave no empty run behind a typo
-        raise
-
-    if not no_ui and sys.stdout.isatty():
+    if resume is not None:
+        refused = {"--preset": preset, "--losses": losses, "--noise": noise, "--seed": seed,
+                   "--subset": subset, "--out": out}
+        given = [flag for flag, value in refused.items() if value is not None]
+        if given:
+            raise ConfigError(f"{given[0]} cannot be combined with --resume: it would change the "
+                              "experiment; only --epochs (to extend it), --device and --data-dir "
+                              "may be given")
+        config, checkpoint = resume_config(resume, epochs, device, data_dir)
+        run_dir = resume
+        writer = RunLogWriter(run_dir, resume_after=checkpoint.epochs_completed)
+        engine = Engine(config, [writer], control, run_dir=str(run_dir), checkpoint_dir=run_dir)
+        engine.restore(checkpoint)
+    else:
+        config = resolve_config(preset or DEFAULT_PRESET, epochs, losses, noise, seed, device,
+                                data_dir, subset, out)
+        run_dir = config.out or default_run_dir(config)
+        config = config.model_copy(update={"out": run_dir})
+        fresh_dir = not run_dir.exists()
+        create_run_dir(run_dir)
+        writer = RunLogWriter(run_dir)
         try:
-            from memtui.tui.app import run_live
-        except ImportError:
-            run_live = None
-        if run_live is not None:
-            status = run_live(engine, writer)
-            raise typer.Exit(EXIT_STATUS[status])
+            engine = Engine(config, [writer], control, run_dir=str(run_dir), checkpoint_dir=run_dir)
+            engine.prepare()
+        except BaseException:
+            if fresh_dir and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # leave no empty run behind a typo
+            raise
+    raise typer.Exit(EXIT_STATUS[train(engine, writer, use_ui=not no_ui and sys.stdout.isatty())])
+
+
+def resume_config(run_dir: Path, epochs: int | None, device: str | None, data_dir: Path | None):
+    """The config a run directory was started with, extended by the few allowed overrides, and
+    its checkpoint."""
+    from memtui.checkpoint import Checkpoint
+    from memtui.config import validate
+    from memtui.runlog import read_run
+
+    record = read_run(run_dir)
+    config = validate(record.config, source=f"{run_dir}/config.json")
+    checkpoint = Checkpoint.load(run_dir)
+    done = checkpoint.epochs_completed
+    if epochs is not None and epochs <= done:
+        raise ConfigError(f"--epochs: the run has completed {done} epochs already; give a larger "
+                          "total to extend it")
+    if epochs is None and done >= config.epochs:
+        raise ConfigError(f"the run in {run_dir} completed all {config.epochs} epochs; pass "
+                          f"--epochs N with N > {config.epochs} to extend it")
+    config = apply_overrides(config, {"epochs": epochs, "device": device,
+                                      "data.data_dir": data_dir})
+    return config, checkpoint
+
+
+def train(engine, writer, use_ui: bool) -> str:
+    """Run a prepared engine under the TUI or headless; the final status."""
+    if use_ui:
+        from memtui.tui.app import run_live
+
+        return run_live(engine, writer)
+    from memtui.headless import HeadlessReporter
 
     engine.sinks.append(HeadlessReporter())
-    with stop_on_signals(control.request_stop):
+    with stop_on_signals(engine.control.request_stop):
         finished = engine.run()
     if finished.status == "failed" and finished.error:
         print(finished.error, file=sys.stderr)
-    raise typer.Exit(EXIT_STATUS[finished.status])
+    return finished.status
 
 
 @app.command()

@@ -7,19 +7,22 @@ checks its ``RunControl`` every batch, so a stop request ends it within one batc
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from memtui import data as data_module
+from memtui.checkpoint import Checkpoint
 from memtui.config import ExperimentConfig
 from memtui.corruption import CorruptedLabels, corrupt_inputs, corrupt_labels
-from memtui.errors import ConfigError
+from memtui.errors import ConfigError, RunDirError
 from memtui.events import (
     EpochEnded,
     EpochMetrics,
@@ -146,11 +149,17 @@ def batch_slices(n: int, batch_size: int) -> list[slice]:
 
 class Engine:
     def __init__(self, config: ExperimentConfig, sinks: Sequence[Sink] = (),
-                 control: RunControl | None = None, run_dir: str = "") -> None:
+                 control: RunControl | None = None, run_dir: str = "",
+                 checkpoint_dir: Path | None = None) -> None:
         self.config = config
         self.sinks = list(sinks)
         self.control = control or RunControl()
         self.run_dir = run_dir
+        self.checkpoint_dir = checkpoint_dir
+        # The state at the last epoch boundary: what a stop mid-epoch checkpoints, so that a
+        # resumed run repeats no half-trained epoch.
+        self._boundary: Checkpoint | None = None
+        self._saved_epoch = -1
         self.device: torch.device | None = None
         self.data: PreparedData | None = None
         self.bank: ModelBank | None = None
@@ -176,6 +185,44 @@ class Engine:
         info = data_module.DATASETS[config.data.dataset]
         initial = build_model(config.model, info.shape, info.num_classes).to(self.device)
         self.bank = build_bank(initial, self.loss_fns, config)
+        if self.checkpoint_dir is not None:
+            self._boundary = self._snapshot()
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from a checkpoint of a run of the same experiment (after prepare())."""
+        self.prepare()
+        assert self.bank is not None and self.data is not None
+        if not torch.equal(checkpoint.noisy_labels.cpu(), self.data.labels.noisy.cpu()):
+            raise RunDirError("the corrupted labels differ from the checkpoint's: the data set or "
+                              "its subset changed since the run started, so it cannot be resumed")
+        self.bank.load_state_dict(checkpoint.bank)
+        self.active = list(checkpoint.active)
+        self.epochs_completed = checkpoint.epochs_completed
+        torch.set_rng_state(checkpoint.rng.cpu())
+        if checkpoint.cuda_rng is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([state.cpu() for state in checkpoint.cuda_rng])
+        self._boundary = self._snapshot() if self.checkpoint_dir is not None else None
+        self._saved_epoch = checkpoint.epochs_completed
+
+    def _snapshot(self) -> Checkpoint:
+        assert self.bank is not None and self.data is not None
+        return Checkpoint(
+            epochs_completed=self.epochs_completed,
+            bank=copy.deepcopy(self.bank.state_dict()),
+            active=list(self.active),
+            noisy_labels=self.data.labels.noisy.cpu(),
+            rng=torch.get_rng_state(),
+            cuda_rng=torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+        )
+
+    def _save_checkpoint(self) -> None:
+        """Write the last epoch boundary's state, unless it is on disk already."""
+        if self.checkpoint_dir is None or self._boundary is None:
+            return
+        if self._boundary.epochs_completed == self._saved_epoch:
+            return
+        self._boundary.save(self.checkpoint_dir)
+        self._saved_epoch = self._boundary.epochs_completed
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -203,6 +250,10 @@ class Engine:
                     break
                 if not self._train_and_measure(epoch):
                     break
+                if self.checkpoint_dir is not None:
+                    self._boundary = self._snapshot()
+                    if epoch % self.config.checkpoint_every == 0:
+                        self._save_checkpoint()
             if self.control.stop_requested:
                 finished = RunFinished("stopped", self.epochs_completed, "stopped on request")
             elif not self.active:
@@ -213,6 +264,12 @@ class Engine:
             finished = RunFinished("stopped", self.epochs_completed, "interrupted")
         except Exception as exc:  # reported through the event, so the run log still gets a summary
             finished = RunFinished("failed", self.epochs_completed, f"{type(exc).__name__}: {exc}",
+                                   error=traceback.format_exc())
+        try:
+            self._save_checkpoint()
+        except Exception as exc:  # a full disk must not also lose the summary
+            finished = RunFinished("failed", finished.epochs_completed,
+                                   f"checkpoint could not be written: {exc}",
                                    error=traceback.format_exc())
         self.emit(finished)
         return finished

@@ -72,6 +72,15 @@ def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _write_lines_atomic(path: Path, records: list[dict[str, Any]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r, allow_nan=False) + "\n" for r in records)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
     """Non-finite floats become null: JSON has no NaN, and a line must stay valid JSON."""
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -100,18 +109,29 @@ def summarize(records: list[dict[str, Any]], status: str, epochs_completed: int,
 
 
 class RunLogWriter:
-    """A sink that keeps the run directory up to date as events arrive."""
+    """A sink that keeps the run directory up to date as events arrive.
 
-    def __init__(self, run_dir: Path) -> None:
+    ``resume_after``: continue a run from a checkpoint of that epoch. Lines of later epochs (the
+    run went on past its last checkpoint before it was killed) are dropped, since the resumed run
+    measures those epochs again.
+    """
+
+    def __init__(self, run_dir: Path, resume_after: int | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.records: list[dict[str, Any]] = []
         self.loss_labels: list[str] = []
+        self.resume_after = resume_after
         self._metrics = None
+        if resume_after is not None:
+            records, _ = read_metrics(self.run_dir / METRICS_FILE)
+            self.records = [r for r in records if r.get("epoch", 0) <= resume_after]
+            _write_lines_atomic(self.run_dir / METRICS_FILE, self.records)
 
     def handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.loss_labels = [info.label for info in event.losses]
-            write_json_atomic(self.run_dir / CONFIG_FILE, {
+            now = datetime.now().isoformat(timespec="seconds")
+            meta: dict[str, Any] = {
                 "schema_version": SCHEMA_VERSION,
                 "config": event.config,
                 "losses": [asdict(info) for info in event.losses],
@@ -119,8 +139,16 @@ class RunLogWriter:
                 "num_train": event.num_train,
                 "num_test": event.num_test,
                 "num_corrupted": event.num_corrupted,
-                "started": datetime.now().isoformat(timespec="seconds"),
-            })
+                "started": now,
+            }
+            if self.resume_after is not None:
+                previous = _read_json(self.run_dir / CONFIG_FILE)
+                meta["started"] = previous.get("started", now)
+                meta["resumed"] = [*previous.get("resumed", []),
+                                   {"at": now, "after_epoch": self.resume_after}]
+                # A summary would tell watchers the run is over; the resumed run writes a new one.
+                (self.run_dir / SUMMARY_FILE).unlink(missing_ok=True)
+            write_json_atomic(self.run_dir / CONFIG_FILE, meta)
             self._metrics = (self.run_dir / METRICS_FILE).open("a", encoding="utf-8")
         elif isinstance(event, EpochMetrics):
             self._append({"epoch": event.epoch, "loss": event.loss, **_json_safe(event.values)})

@@ -1,0 +1,223 @@
+"""Never lose a run: checkpoints, resume, and stopping by signal.
+
+Specification:
+- a run writes an atomic checkpoint every `checkpoint_every` epochs and when it ends;
+- `memtui run --resume DIR` continues from the last checkpoint with the run's own config and
+  reaches exactly the metrics of an uninterrupted run (on CPU);
+- SIGTERM, SIGHUP and SIGINT stop a headless run within seconds, with every completed epoch in
+  metrics.jsonl, a checkpoint, and summary.json saying "stopped";
+- after SIGKILL every line of metrics.jsonl is valid JSON and --resume still works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from memtui.checkpoint import CHECKPOINT_FILE, Checkpoint
+from memtui.cli import resume_config
+from memtui.config import load_preset
+from memtui.engine import Engine
+from memtui.events import EpochEnded
+from memtui.runlog import RunLogWriter, read_run
+
+TINY_PRESET = """
+name = "tiny"
+description = "a few seconds of training for resume tests"
+epochs = {epochs}
+batch_size = 64
+checkpoint_every = {checkpoint_every}
+seed = 3
+[data]
+dataset = "demo"
+subset = {subset}
+[corruption]
+labels = "random"
+noise = 0.4
+[model]
+arch = "mlp"
+width = 32
+[optimizer]
+lr = 0.05
+[schedule]
+kind = "multistep"
+milestones = [3]
+[[losses]]
+name = "ce"
+[[losses]]
+name = "rll"
+"""
+
+
+def write_preset(tmp_path: Path, epochs: int = 5, checkpoint_every: int = 2, subset: int = 600) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_PRESET.format(epochs=epochs, checkpoint_every=checkpoint_every,
+                                       subset=subset))
+    return path
+
+
+class StopAfterEpoch:
+    def __init__(self, engine: Engine, epoch: int) -> None:
+        self.engine, self.epoch = engine, epoch
+
+    def handle(self, event) -> None:
+        if isinstance(event, EpochEnded) and event.epoch == self.epoch:
+            self.engine.control.request_stop()
+
+
+def run_in_process(preset: Path, out: Path, stop_after: int | None = None) -> Engine:
+    config = load_preset(str(preset)).model_copy(update={"out": out})
+    out.mkdir(parents=True)
+    engine = Engine(config, [RunLogWriter(out)], run_dir=str(out), checkpoint_dir=out)
+    if stop_after is not None:
+        engine.sinks.append(StopAfterEpoch(engine, stop_after))
+    engine.run()
+    return engine
+
+
+def resume_in_process(run_dir: Path, epochs: int | None = None) -> None:
+    config, checkpoint = resume_config(run_dir, epochs, None, None)
+    engine = Engine(config, [RunLogWriter(run_dir, resume_after=checkpoint.epochs_completed)],
+                    run_dir=str(run_dir), checkpoint_dir=run_dir)
+    engine.restore(checkpoint)
+    engine.run()
+
+
+def quality(run_dir: Path) -> list[tuple]:
+    """Every epoch's predictions-based metrics, in order: what must match across resumes."""
+    keys = ("train_acc", "memorized", "recovered", "clean_acc", "test_acc", "test_loss",
+            "train_loss", "lr")
+    return [(r["epoch"], r["loss"], *(r[k] for k in keys)) for r in read_run(run_dir).records]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("uninterrupted")
+    run_in_process(write_preset(base), base / "run")
+    return base / "run"
+
+
+def test_a_run_checkpoints_periodically_and_at_the_end(uninterrupted):
+    checkpoint = Checkpoint.load(uninterrupted)
+    assert checkpoint.epochs_completed == 5
+    assert read_run(uninterrupted).summary["status"] == "completed"
+    assert not list(uninterrupted.glob("*.tmp")), "temporary files are renamed, never left"
+
+
+def test_a_stopped_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(tmp_path, uninterrupted):
+    preset = write_preset(tmp_path)
+    run_in_process(preset, tmp_path / "run", stop_after=3)
+    assert read_run(tmp_path / "run").summary["status"] == "stopped"
+    assert Checkpoint.load(tmp_path / "run").epochs_completed == 3
+
+    resume_in_process(tmp_path / "run")
+
+    resumed = read_run(tmp_path / "run")
+    assert resumed.summary["status"] == "completed"
+    assert quality(tmp_path / "run") == quality(uninterrupted)
+    assert resumed.meta["resumed"][0]["after_epoch"] == 3
+
+
+def test_resume_drops_epochs_measured_after_the_last_checkpoint(tmp_path, uninterrupted):
+    # A kill -9 after epoch 3 with checkpoints every 2 epochs: epoch 3 is measured again.
+    preset = write_preset(tmp_path, checkpoint_every=2)
+    run_dir = tmp_path / "run"
+    run_in_process(preset, run_dir, stop_after=3)
+    two_epochs_in = tmp_path / "two"
+    run_in_process(preset, two_epochs_in, stop_after=2)
+    Checkpoint.load(two_epochs_in).save(run_dir)  # the checkpoint of epoch 2, as if 3 never saved
+    (run_dir / "summary.json").unlink()
+
+    resume_in_process(run_dir)
+
+    assert quality(run_dir) == quality(uninterrupted)
+
+
+def test_resume_can_extend_a_finished_run(tmp_path):
+    preset = write_preset(tmp_path, epochs=2)
+    run_in_process(preset, tmp_path / "run")
+    resume_in_process(tmp_path / "run", epochs=3)
+    run = read_run(tmp_path / "run")
+    assert run.summary["epochs_completed"] == 3
+    assert sorted({r["epoch"] for r in run.records}) == [1, 2, 3]
+
+
+# -- signals, in a real headless process --------------------------------------------------------
+
+
+# One thread per process: tiny models gain nothing from more, and a busy machine makes OpenMP's
+# spinning threads slow them down many times over.
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+
+
+def start_headless(preset: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "memtui", "run", "--no-ui", "--preset", str(preset), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, start_new_session=True,
+    )
+
+
+def wait_for_epochs(out: Path, epochs: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    metrics = out / "metrics.jsonl"
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1].decode()[-2000:]
+        if metrics.exists():
+            done = {json.loads(line)["epoch"] for line in metrics.read_text().splitlines() if line}
+            if len(done) >= epochs:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no {epochs} epochs within {timeout} s")
+
+
+def every_line_is_json(path: Path) -> list[dict]:
+    text = path.read_text()
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_stops_a_headless_run_promptly_and_keeps_every_epoch(tmp_path, signum):
+    preset = write_preset(tmp_path, epochs=200, checkpoint_every=50, subset=2000)
+    out = tmp_path / "run"
+    process = start_headless(preset, out)
+    wait_for_epochs(out, 2, process)
+    sent = time.monotonic()
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - sent < 10, "a stop must not wait for the end of the run"
+    assert process.returncode == 130, stderr.decode()[-2000:]
+    assert b"Traceback" not in stderr
+
+    run = read_run(out)
+    assert run.summary["status"] == "stopped"
+    lines = every_line_is_json(out / "metrics.jsonl")
+    epochs = {line["epoch"] for line in lines}
+    assert epochs == set(range(1, run.summary["epochs_completed"] + 1))
+    assert Checkpoint.load(out).epochs_completed == run.summary["epochs_completed"]
+
+
+def test_after_kill_9_every_line_is_valid_and_resume_reaches_the_uninterrupted_metrics(tmp_path):
+    preset = write_preset(tmp_path, epochs=8, checkpoint_every=1, subset=1500)
+    run_in_process(preset, tmp_path / "reference")
+    out = tmp_path / "run"
+    process = start_headless(preset, out)
+    wait_for_epochs(out, 2, process)
+    process.kill()
+    process.wait(timeout=30)
+
+    every_line_is_json(out / "metrics.jsonl")
+    assert not (out / "summary.json").exists()
+    assert (out / CHECKPOINT_FILE).exists()
+
+    resumed = subprocess.run([sys.executable, "-m", "memtui", "run", "--no-ui", "--resume", str(out)],
+                             capture_output=True, timeout=120, env=ENV)
+    assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
+    assert quality(out) == quality(tmp_path / "reference")
