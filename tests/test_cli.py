@@ -1,0 +1,251 @@
+"""Specification of the command line.
+
+``memtui run`` resolves a preset plus overrides, writes a run directory and reports on stderr.
+Every bad input (issue 2, "Bad input") ends with one clear line on stderr, exit code 2, no
+traceback, and nothing already written lost. ``memtui presets`` lists the shipped presets and
+``memtui presets show NAME`` prints one fully resolved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomli_w
+from typer.testing import CliRunner
+
+from conftest import tiny_document
+from memtui import cli
+from memtui.config import shipped_presets
+
+
+def write_preset(path: Path, **changes) -> Path:
+    document = tiny_document(**changes)
+    path.write_text(tomli_w.dumps(document))
+    return path
+
+
+def call_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """memtui.cli.main as the console script runs it: exit code, stdout, stderr."""
+    monkeypatch.setattr(sys, "argv", ["memtui", *args])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    out, err = capsys.readouterr()
+    code = exited.value.code
+    return (0 if code is None else code), out, err
+
+
+def memtui_command() -> list[str]:
+    script = Path(sys.executable).with_name("memtui")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "memtui"]
+
+
+def assert_clean_error(code: int, out: str, err: str, *fragments: str) -> None:
+    assert code == 2, err
+    assert "Traceback" not in out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("memtui: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+# --- presets -----------------------------------------------------------------------------------
+
+def test_presets_lists_every_shipped_preset_with_its_description():
+    result = CliRunner().invoke(cli.app, ["presets"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name, description in shipped_presets().items():
+        assert name in result.stdout
+        assert description.split()[0] in result.stdout
+
+
+def test_presets_show_prints_resolved_toml_on_stdout():
+    result = CliRunner().invoke(cli.app, ["presets", "show", "demo"])
+    assert result.exit_code == 0
+    assert 'name = "demo"' in result.stdout and "[optimizer]" in result.stdout
+
+
+def test_presets_show_of_an_unknown_preset_suggests_the_closest(monkeypatch, capsys):
+    assert_clean_error(*call_main(monkeypatch, capsys, "presets", "show", "mnist-nosiy"),
+                       "did you mean 'mnist-noisy'")
+
+
+# --- a good run --------------------------------------------------------------------------------
+
+def test_run_no_ui_writes_a_run_directory_and_a_summary_on_stderr(tmp_path, monkeypatch, capsys):
+    preset = write_preset(tmp_path / "tiny.toml")
+    out_dir = tmp_path / "run"
+    code, out, err = call_main(monkeypatch, capsys, "run", "--no-ui", "--preset", str(preset),
+                               "--out", str(out_dir), "--epochs", "1", "--losses", "ce,rll",
+                               "--noise", "0.2", "--seed", "3", "--subset", "200")
+    assert code == 0, err
+    assert out == "", "stdout stays free for scripts"
+    assert "run completed after 1 epoch" in err
+    meta = json.loads((out_dir / "config.json").read_text())
+    config = meta["config"]
+    assert (config["epochs"], config["corruption"]["noise"], config["seed"]) == (1, 0.2, 3)
+    assert config["data"]["subset"] == 200 and meta["num_train"] == 200
+    assert [loss["name"] for loss in config["losses"]] == ["ce", "rll"]
+    assert json.loads((out_dir / "summary.json").read_text())["status"] == "completed"
+
+
+def test_run_without_out_writes_under_runs_with_timestamp_and_preset_name(
+        tmp_path, monkeypatch, capsys):
+    preset = write_preset(tmp_path / "tiny.toml", epochs=1)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = call_main(monkeypatch, capsys, "run", "--no-ui", "--preset", str(preset))
+    assert code == 0, err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.endswith("-tiny") and (run_dir / "summary.json").is_file()
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch: several seconds
+def test_run_as_a_real_process_exits_0_and_keeps_stderr_within_80_columns(tmp_path):
+    preset = write_preset(tmp_path / "tiny.toml", epochs=2)
+    env = {**os.environ, "COLUMNS": "80"}
+    done = subprocess.run([*memtui_command(), "run", "--no-ui", "--preset", str(preset),
+                           "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert "run completed after 2 epoch(s)" in done.stderr
+    assert max(len(line) for line in done.stderr.splitlines()) <= 80, done.stderr
+    assert (tmp_path / "run" / "summary.json").is_file()
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch: several seconds
+def test_ctrl_c_stops_a_real_run_and_still_writes_its_summary(tmp_path):
+    preset = write_preset(tmp_path / "tiny.toml", epochs=10_000)
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([*memtui_command(), "run", "--no-ui", "--preset", str(preset),
+                             "--out", str(run_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # wait for the first epoch's lines
+            if line.split()[:2] == ["1", "RLL"]:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in rest and "run stopped" in rest
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "stopped" and summary["epochs_completed"] >= 1
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        json.loads(line)
+
+
+# --- bad input: one line on stderr, exit 2, no traceback ----------------------------------------
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--preset", "demoo"], ["unknown preset 'demoo'", "did you mean 'demo'"]),
+    (["--losses", "ce,rl"], ["--losses", "unknown loss 'rl'", "did you mean 'rll'"]),
+    (["--noise", "1.5"], ["--noise", "less than or equal to 1"]),
+    (["--noise", "-0.1"], ["--noise", "greater than or equal to 0"]),
+    (["--epochs", "0"], ["--epochs", "greater than 0"]),
+    (["--epochs", "-5"], ["--epochs", "greater than 0"]),
+    (["--subset", "0"], ["--subset", "greater than 0"]),
+    (["--device", "gpu"], ["--device", "unknown device 'gpu'"]),
+])
+def test_bad_flags_are_refused(args, fragments, tmp_path, monkeypatch, capsys):
+    out_dir = tmp_path / "run"
+    result = call_main(monkeypatch, capsys, "run", "--no-ui", "--out", str(out_dir), *args)
+    assert_clean_error(*result, *fragments)
+    assert not out_dir.exists()
+
+
+@pytest.mark.parametrize("changes, fragments", [
+    ({"model": {"arch": "mpl"}}, ["model.arch", "unknown model 'mpl'", "did you mean 'mlp'"]),
+    ({"data": {"dataset": "fashion-mnst"}},
+     ["data.dataset", "unknown data set", "did you mean 'fashion-mnist'"]),
+    ({"losses": [{"name": "gec"}]}, ["unknown loss 'gec'", "did you mean 'gce'"]),
+    ({"epoch": 3}, ["epoch: unknown key", "did you mean 'epochs'"]),
+    ({"optimizer": {"momentun": 0.9}}, ["optimizer.momentun: unknown key", "did you mean 'momentum'"]),
+    ({"batch_size": 0}, ["batch_size", "greater than 0"]),
+    ({"batch_size": -32}, ["batch_size", "greater than 0"]),
+    ({"corruption": {"noise": 2.0}}, ["corruption.noise", "less than or equal to 1"]),
+])
+def test_bad_preset_files_are_refused_naming_file_and_field(changes, fragments, tmp_path,
+                                                            monkeypatch, capsys):
+    preset = write_preset(tmp_path / "bad.toml", **changes)
+    result = call_main(monkeypatch, capsys, "run", "--no-ui", "--preset", str(preset),
+                       "--out", str(tmp_path / "run"))
+    assert_clean_error(*result, "bad.toml", *fragments)
+    assert not (tmp_path / "run").exists()
+
+
+def test_malformed_toml_is_refused(tmp_path, monkeypatch, capsys):
+    preset = tmp_path / "broken.toml"
+    preset.write_text('name = "x"\n[data\ndataset = "demo"\n')
+    assert_clean_error(*call_main(monkeypatch, capsys, "run", "--no-ui", "--preset", str(preset)),
+                       "broken.toml is not valid TOML", "line 2")
+
+
+def test_a_missing_preset_file_is_refused(tmp_path, monkeypatch, capsys):
+    assert_clean_error(*call_main(monkeypatch, capsys, "run", "--preset",
+                                  str(tmp_path / "nope.toml")), "does not exist")
+
+
+@pytest.mark.parametrize("dataset, layout", [("mnist", "MNIST/raw/"),
+                                             ("cifar10", "train/<class>/")])
+def test_missing_data_offline_names_layout_folder_and_data_dir_and_leaves_no_run(
+        dataset, layout, tmp_path, monkeypatch, capsys):
+    preset = write_preset(tmp_path / "p.toml", data={"dataset": dataset})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out_dir = tmp_path / "run"
+    result = call_main(monkeypatch, capsys, "run", "--no-ui", "--preset", str(preset),
+                       "--data-dir", str(empty), "--out", str(out_dir))
+    assert_clean_error(*result, layout, str(empty), "--data-dir")
+    assert not out_dir.exists(), "a run that never started leaves no directory behind"
+
+
+def test_an_output_dir_under_a_regular_file_is_refused(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    result = call_main(monkeypatch, capsys, "run", "--no-ui", "--out", str(blocker / "run"))
+    assert_clean_error(*result, str(blocker / "run"), "cannot be written", "--out")
+    assert blocker.read_text() == "keep me"
+
+
+def test_an_output_dir_that_holds_a_run_is_refused_and_left_unchanged(tmp_path, monkeypatch,
+                                                                      capsys):
+    preset = write_preset(tmp_path / "tiny.toml", epochs=1)
+    run_dir = tmp_path / "run"
+    code, _, err = call_main(monkeypatch, capsys, "run", "--no-ui", "--preset", str(preset),
+                             "--out", str(run_dir))
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    result = call_main(monkeypatch, capsys, "run", "--no-ui", "--preset", str(preset),
+                       "--out", str(run_dir))
+    assert_clean_error(*result, "already holds a run", "--out")
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_an_existing_empty_output_dir_is_kept_when_the_data_is_missing(tmp_path, monkeypatch,
+                                                                      capsys):
+    preset = write_preset(tmp_path / "p.toml", data={"dataset": "mnist"})
+    out_dir = tmp_path / "mine"
+    out_dir.mkdir()
+    result = call_main(monkeypatch, capsys, "run", "--no-ui", "--preset", str(preset),
+                       "--data-dir", str(tmp_path), "--out", str(out_dir))
+    assert_clean_error(*result, "--data-dir")
+    assert out_dir.is_dir(), "a folder the user made is not ours to remove"
+
+
+def test_a_bad_input_in_a_real_process_exits_2_with_one_line_and_no_traceback(tmp_path):
+    done = subprocess.run([*memtui_command(), "run", "--no-ui", "--preset", "dmeo"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert_clean_error(done.returncode, done.stdout, done.stderr, "did you mean 'demo'")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_console_script_is_installed():
+    assert shutil.which("memtui") or Path(sys.executable).with_name("memtui").exists()
