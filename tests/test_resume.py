@@ -221,3 +221,34 @@ def test_after_kill_9_every_line_is_valid_and_resume_reaches_the_uninterrupted_m
                              capture_output=True, timeout=120, env=ENV)
     assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
     assert quality(out) == quality(tmp_path / "reference")
+
+
+def test_an_error_in_training_fails_the_run_cleanly_with_a_checkpoint_to_resume_from(tmp_path,
+                                                                                   uninterrupted):
+    preset = write_preset(tmp_path)
+    run_dir = tmp_path / "run"
+    config = load_preset(str(preset)).model_copy(update={"out": run_dir})
+    run_dir.mkdir()
+    engine = Engine(config, [RunLogWriter(run_dir)], run_dir=str(run_dir), checkpoint_dir=run_dir)
+    engine.prepare()
+    real_step = engine.bank.train_step
+    steps = []
+
+    def failing_step(x, y, active):
+        steps.append(1)
+        if len(steps) == 15:  # inside epoch 2 (10 batches an epoch)
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real_step(x, y, active)
+
+    engine.bank.train_step = failing_step
+    finished = engine.run()
+
+    assert finished.status == "failed"
+    run = read_run(run_dir)
+    assert run.summary["status"] == "failed"
+    assert "CUDA out of memory (simulated)" in run.summary["message"]
+    assert "Traceback" in (run_dir / "error.log").read_text()
+    assert Checkpoint.load(run_dir).epochs_completed == 1
+
+    resume_in_process(run_dir)
+    assert quality(run_dir) == quality(uninterrupted)
