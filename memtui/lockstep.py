@@ -3,7 +3,9 @@
 ``SeparateModels`` keeps an ordinary module, optimiser and scheduler per loss. All models start
 from one set of initial weights, so the loss is the only difference between them. The engine
 talks to it through the small ``ModelBank`` protocol, so that another layout of the same
-computation (for instance all models stacked into one) can stand in for it.
+computation, ``memtui.fused.FusedModels`` (all models stacked into one), can stand in for it.
+``build_bank`` chooses between them and sets up the device's fast paths (TF32, channels-last,
+torch.compile).
 """
 
 from __future__ import annotations
@@ -75,20 +77,33 @@ class SeparateModels:
         schedule: ScheduleConfig,
         epochs: int,
         precision: str = "fp32",
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         self.models = [copy.deepcopy(initial) for _ in losses]
         self.losses = list(losses)
+        self.channels_last = channels_last
+        if channels_last:
+            for model in self.models:
+                model.to(memory_format=torch.channels_last)
         self.optimizers = [make_optimizer(m.parameters(), optimizer) for m in self.models]
         self.schedulers = [make_scheduler(o, schedule, epochs) for o in self.optimizers]
         self.device = next(initial.parameters()).device
         self.precision = precision
+        # Compiled for training only: evaluation runs the eager module, so switching to eval mode
+        # does not trigger a recompilation every epoch.
+        self.forwards = [torch.compile(m) if compile else m for m in self.models]
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, active: Sequence[int]) -> list[torch.Tensor]:
         results = []
+        x = self._layout(x)
         for i in active:
             optimizer = self.optimizers[i]
             with autocast_context(self.device, self.precision):
-                logits = self.models[i](x)
+                logits = self.forwards[i](x)
             loss = self.losses[i](logits, y).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -98,7 +113,7 @@ class SeparateModels:
 
     def logits(self, index: int, x: torch.Tensor) -> torch.Tensor:
         with autocast_context(self.device, self.precision):
-            return self.models[index](x).float()
+            return self.models[index](self._layout(x)).float()
 
     def set_mode(self, train: bool) -> None:
         for model in self.models:
@@ -127,7 +142,39 @@ class SeparateModels:
             scheduler.load_state_dict(saved)
 
 
+def _has_conv(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+def choose_backend(requested: str, device: torch.device) -> str:
+    """``separate`` or ``fused`` for a config's ``backend`` on a device.
+
+    ``auto`` follows docs/benchmarks.md: on the CPU the separate models train faster (the
+    batched matmuls and grouped convolutions of the fused path gain nothing once each model
+    already keeps both cores busy). On CUDA, fused has not yet been measured faster than
+    separate on the 3-loss CIFAR-10 epoch, so auto keeps separate there too; the device
+    benchmark (scripts/device/gpu_bench.sh) compares both.
+    """
+    if requested in ("separate", "fused"):
+        return requested
+    return "separate"
+
+
 def build_bank(initial: nn.Module, losses: Sequence[PerSampleLoss], config) -> ModelBank:
     """The model bank for an experiment: the one place that chooses how the models are laid out."""
+    device = next(initial.parameters()).device
+    if device.type == "cuda":
+        # TF32 matmuls and convolutions: fp32 weights and accumulation, ~3e-4 relative error per
+        # product, several times the fp32 rate on Ampere and later.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    backend = choose_backend(config.backend, device)
+    if backend == "fused":
+        from memtui.fused import FusedModels
+
+        return FusedModels(initial, losses, config.optimizer, config.schedule, config.epochs,
+                           config.precision, compile=config.compile)
+    channels_last = device.type == "cuda" and _has_conv(initial)
     return SeparateModels(initial, losses, config.optimizer, config.schedule, config.epochs,
-                          config.precision)
+                          config.precision, channels_last=channels_last, compile=config.compile)
