@@ -108,7 +108,7 @@ def test_run_without_out_writes_under_runs_with_timestamp_and_preset_name(
 @pytest.mark.slow  # a fresh interpreter imports torch: several seconds
 def test_run_as_a_real_process_exits_0_and_keeps_stderr_within_80_columns(tmp_path):
     preset = write_preset(tmp_path / "tiny.toml", epochs=2)
-    env = {**os.environ, "COLUMNS": "80"}
+    env = {**os.environ, "COLUMNS": "80", "OMP_NUM_THREADS": "1"}
     done = subprocess.run([*memtui_command(), "run", "--no-ui", "--preset", str(preset),
                            "--out", str(tmp_path / "run")],
                           capture_output=True, text=True, env=env, timeout=120)
@@ -125,7 +125,8 @@ def test_ctrl_c_stops_a_real_run_and_still_writes_its_summary(tmp_path):
     run_dir = tmp_path / "run"
     proc = subprocess.Popen([*memtui_command(), "run", "--no-ui", "--preset", str(preset),
                              "--out", str(run_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         for line in proc.stderr:  # wait for the first epoch's lines
             if line.split()[:2] == ["1", "RLL"]:
