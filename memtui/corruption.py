@@ -13,6 +13,8 @@ from typing import Literal
 
 import torch
 
+GAUSSIAN_CHUNK = 4096  # images per chunk of generated noise
+
 LabelMode = Literal["none", "random", "symmetric", "pairflip"]
 InputMode = Literal["none", "shuffled_pixels", "random_pixels", "gaussian"]
 
@@ -95,6 +97,11 @@ def corrupt_inputs(
     if mode == "gaussian":
         if mean is None or std is None:
             raise ValueError("gaussian input corruption needs the data set's mean and std")
-        noise = torch.randn(images.shape, generator=gen) * std.view(1, c, 1, 1) + mean.view(1, c, 1, 1)
-        return (noise * 255).round().clamp(0, 255).to(torch.uint8)
+        # In chunks: a float copy of all of CIFAR-10 at once would be 600 MB.
+        out = torch.empty_like(images)
+        for start in range(0, n, GAUSSIAN_CHUNK):
+            part = out[start:start + GAUSSIAN_CHUNK]
+            noise = torch.randn(part.shape, generator=gen) * std.view(1, c, 1, 1) + mean.view(1, c, 1, 1)
+            part.copy_((noise * 255).round().clamp(0, 255))
+        return out
     raise ValueError(f"unknown input corruption {mode!r}")
