@@ -12,6 +12,7 @@ was killed, its "final" numbers would not be final, and ``memtui watch`` is the 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import sys
 from dataclasses import dataclass, field
@@ -204,6 +205,10 @@ def to_json(runs: list[RunRecord]) -> str:
 # Figure
 
 
+def matplotlib_available() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def plot_runs(runs: list[RunRecord], path: Path) -> None:
     """A row of panels per run (train accuracy, memorized, test accuracy over epochs), a line
     per loss; symmetric losses dashed, so the paper's two families read apart at a glance."""
@@ -273,6 +278,8 @@ def report_runs(paths: list[Path], fmt: str, plot: Path | None, out: TextIO | No
                               f"{' or '.join(PLOT_SUFFIXES)}")
         if not plot.parent.is_dir():
             raise MemtuiError(f"--plot: folder {plot.parent} does not exist")
+        if not matplotlib_available():
+            raise MemtuiError("--plot needs matplotlib: pip install 'memtui[report]'")
     if not paths:
         raise MemtuiError("give at least one run directory")
     runs = [load_finished(Path(p)) for p in paths]

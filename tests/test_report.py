@@ -227,3 +227,11 @@ def test_matplotlib_is_imported_only_when_a_figure_is_drawn():
     probe = ("import sys, memtui.cli, memtui.report; "
              "sys.exit('matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", probe]).returncode == 0
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(run_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("memtui.report.matplotlib_available", lambda: False)
+    code, out, err = cli_report(monkeypatch, capsys, str(run_dir), "--plot",
+                                str(tmp_path / "curves.svg"))
+    assert_one_line_error(code, err, "matplotlib", "pip install")
+    assert out == ""

@@ -26,3 +26,7 @@ run mnist-noisy         --preset mnist-noisy         --subset 4000 --epochs 40
 run fashion-mnist-noisy --preset fashion-mnist-noisy --subset 4000 --epochs 40
 run mnist-rll-alpha     --preset mnist-rll-alpha     --subset 3000 --epochs 60
 run cifar10-mlp-random  --preset cifar10-mlp-random  --subset 3000 --epochs 30
+# Does RLL's resistance depend on how much data there is to memorise? Five times the images.
+run mnist-random-15k    --preset mnist-random        --subset 15000 --epochs 60
+# All 60,000 images, as in the paper, for as many epochs as the CPU budget allowed.
+run mnist-random-60k    --preset mnist-random        --epochs 40
