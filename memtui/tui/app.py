@@ -20,10 +20,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Static
 from textual.worker import Worker, WorkerState
@@ -32,12 +33,16 @@ from memtui.events import Event, LossDiverged, RunFinished, RunStarted
 from memtui.metrics import METRICS
 from memtui.tui.sources import ForwardingSink, RunDirSource
 from memtui.tui.state import HEADER, OVERLAY_METRICS, RunState
-from memtui.tui.widgets import HelpScreen, LossPane, OverlayView, RunHeader
+from memtui.tui.widgets import EpochChart, HelpScreen, LossPane, OverlayView, RunHeader
 
 if TYPE_CHECKING:  # watching a run directory needs no torch
     from memtui.engine import Engine
 
 REFRESH_HZ = 4
+#: Charts (and the values tables beside them) redraw at most this often.
+CHART_INTERVAL_S = 1.0
+#: ...and less often when drawing them would take more than this share of the time.
+CHART_BUDGET = 0.03
 WATCH_POLL_S = 0.5
 #: Narrowest useful pane; more losses than fit side by side wrap into rows.
 MIN_PANE_WIDTH = 26
@@ -54,7 +59,7 @@ class RunEvent(Message):
 
 
 class MemtuiApp(App[str]):
-    CSS_PATH = "memtui.tcss"
+    CSS_PATH = Path(__file__).with_name("memtui.tcss")  # absolute: subclasses live elsewhere
     TITLE = "memtui"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
@@ -70,15 +75,21 @@ class MemtuiApp(App[str]):
 
     def __init__(self, *, engine: Engine | None = None, source: RunDirSource | None = None,
                  clock: Callable[[], float] = time.time, refresh_hz: float = REFRESH_HZ,
+                 chart_interval: float = CHART_INTERVAL_S, chart_budget: float = CHART_BUDGET,
                  poll_s: float = WATCH_POLL_S) -> None:
         """``engine``: a prepared Engine to train live; ``source``: a run directory to watch;
         neither: events come only through ``consume`` (tests, screenshots). ``clock`` gives the
-        elapsed time; tests freeze it."""
+        elapsed time; tests freeze it. ``chart_interval`` and ``chart_budget`` throttle chart
+        redraws (see ``flush``)."""
         super().__init__()
         self.engine = engine
         self.source = source
         self.state = RunState(clock=clock)
         self.refresh_interval = 1.0 / refresh_hz
+        self.chart_interval = chart_interval
+        self.chart_budget = chart_budget
+        self._charts_drawn = -math.inf
+        self._drawing_seconds = 0.0
         self.poll_s = poll_s
         self.overlay_metric = "memorized"
         self.panes: dict[str, LossPane] = {}
@@ -111,15 +122,15 @@ class MemtuiApp(App[str]):
             self._worker = self.train()
         self.flush()
 
-    def on_resize(self) -> None:
-        self.relayout()
+    def on_resize(self, event: events.Resize) -> None:
+        self.relayout(event.size)  # self.size still holds the old size here
 
-    def relayout(self) -> None:
+    def relayout(self, size: Size | None = None) -> None:
         """Pick the grid's columns for the terminal size: as many panes side by side as fit,
         balanced over the rows; one chart per pane when the rows get too low for two."""
         grid = self.query_one("#panes", Container)
         count = max(1, len(self.panes))
-        width, height = self.size
+        width, height = size or self.size
         max_columns = max(1, min(count, width // MIN_PANE_WIDTH))
         rows = math.ceil(count / max_columns)
         columns = math.ceil(count / rows)
@@ -128,9 +139,6 @@ class MemtuiApp(App[str]):
         header_rows = self.query_one("#header").outer_size.height or 2
         pane_height = (height - header_rows - 1) // rows
         grid.set_class(pane_height < MIN_TWO_CHART_HEIGHT, "-compact")
-        # ticks follow the charts' widths
-        self._dirty |= set(self.panes)
-        self._overlay_dirty = True
 
     # -- the event stream ------------------------------------------------------------------------
 
@@ -143,6 +151,12 @@ class MemtuiApp(App[str]):
             self.engine.run()
         finally:
             self.engine_done.set()
+
+    def on_unmount(self) -> None:
+        # Textual only flags thread workers as cancelled when the app closes; the engine listens
+        # to its RunControl (checked every batch), so closing the app for any reason stops it.
+        if self.engine is not None:
+            self.engine.control.request_stop()
 
     def on_run_event(self, message: RunEvent) -> None:
         self.consume(message.event)
@@ -226,13 +240,24 @@ class MemtuiApp(App[str]):
 
     # -- drawing ---------------------------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Redraw what changed since the last tick (the header every tick, for its clock)."""
-        dirty, self._dirty = self._dirty, set()
+    def flush(self, force: bool = False) -> None:
+        """Redraw what changed: the header every tick (for its clock), the charts at most every
+        ``chart_interval`` seconds, since a chart costs milliseconds of the GIL that training
+        shares. ``force`` draws the charts now (a key press, so the user sees it at once)."""
         self.query_one(RunHeader).show(
             self.state, paused=self.paused, stopping=self.stopping,
             watching=self.source is not None)
-        for label in dirty - {HEADER}:
+        now = time.monotonic()
+        # Space chart redraws so that drawing them (plotext, then Textual's strips: ~10 ms a
+        # chart) takes at most chart_budget of the time: it holds the GIL training needs.
+        cost = EpochChart.drawing_seconds - self._drawing_seconds
+        wait = max(self.chart_interval, cost / self.chart_budget)
+        if not force and now - self._charts_drawn < wait:
+            return
+        self._charts_drawn = now
+        self._drawing_seconds = EpochChart.drawing_seconds
+        dirty, self._dirty = self._dirty - {HEADER}, set()
+        for label in dirty:
             pane = self.panes.get(label)
             if pane is not None and pane.is_mounted:
                 pane.show()
@@ -241,6 +266,12 @@ class MemtuiApp(App[str]):
         if self._overlay_dirty and self.query_one("#views", ContentSwitcher).current == "overlay":
             self._overlay_dirty = False
             self.query_one(OverlayView).show(self.state, self.overlay_metric)
+
+    @property
+    def pending_redraw(self) -> bool:
+        """Whether changes wait for the next chart tick (tests wait on this)."""
+        overlay = self.query_one("#views", ContentSwitcher).current == "overlay"
+        return bool(self._dirty - {HEADER}) or (overlay and self._overlay_dirty)
 
     @property
     def paused(self) -> bool:
@@ -275,7 +306,7 @@ class MemtuiApp(App[str]):
         switcher = self.query_one("#views", ContentSwitcher)
         switcher.current = "panes" if switcher.current == "overlay" else "overlay"
         self._overlay_dirty = True
-        self.flush()
+        self.flush(force=True)
 
     def action_next_metric(self) -> None:
         index = OVERLAY_METRICS.index(self.overlay_metric)
@@ -286,7 +317,7 @@ class MemtuiApp(App[str]):
         self._overlay_dirty = True
         self.notify(METRICS[self.overlay_metric].help, title=METRICS[self.overlay_metric].title,
                     timeout=3)
-        self.flush()
+        self.flush(force=True)
 
     def action_toggle_loss_chart(self) -> None:
         self.query_one("#panes").toggle_class("-show-loss")

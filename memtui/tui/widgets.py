@@ -3,10 +3,13 @@ and a replayed run directory look the same."""
 
 from __future__ import annotations
 
+import time
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.markup import escape
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
@@ -56,17 +59,37 @@ def chart_title(metric: str) -> str:
 
 
 def epoch_ticks(last_epoch: int, width: int) -> list[int]:
-    """Whole-epoch ticks from 1, every 1, 2 or 5 times a power of ten, about one per 7 columns."""
-    room = max(2, width // 7)
+    """Whole-epoch ticks from 1, every 1, 2 or 5 times a power of ten, about one per 8 columns."""
+    room = max(2, width // 8)
     step, power = 1, 1
     while last_epoch // step + 1 > room:
         step = next((m * power for m in (1, 2, 5) if m * power > step), 10 * power)
         if step == 10 * power:
             power *= 10
-    return [1] + [t for t in range(step, last_epoch + 1, step) if t - 1 > step / 2]
+    return [1] + [t for t in range(step, last_epoch + 1, step) if t - 1 >= step / 2]
 
 
-def draw_series(chart: PlotextPlot, title: str, series: list[tuple[str, list[int], list[float], RGB]],
+class EpochChart(PlotextPlot):
+    """A plotext chart over epochs whose whole-epoch ticks follow its width at every render, so
+    resizing (or a chart drawn while hidden) never leaves it with crowded or missing ticks."""
+
+    last_epoch = 2
+    #: seconds spent drawing charts, all of them together: the app spaces redraws by it
+    drawing_seconds = 0.0
+
+    def render(self):
+        self.plt.xticks(epoch_ticks(self.last_epoch, self.size.width - 8))
+        return super().render()
+
+    def render_lines(self, crop):
+        start = time.perf_counter()
+        try:
+            return super().render_lines(crop)
+        finally:
+            EpochChart.drawing_seconds += time.perf_counter() - start
+
+
+def draw_series(chart: EpochChart, title: str, series: list[tuple[str, list[int], list[float], RGB]],
                 percent: bool, last_epoch: int, no_color: bool) -> None:
     """Replace a chart's data; the widget draws it on its next refresh."""
     plt = chart.plt
@@ -77,9 +100,8 @@ def draw_series(chart: PlotextPlot, title: str, series: list[tuple[str, list[int
             continue
         marker = MONO_MARKERS[index % len(MONO_MARKERS)] if no_color else "braille"
         plt.plot(xs, ys, marker=marker, color=colour)
-    last = max(2, last_epoch)
-    plt.xlim(1, last)
-    plt.xticks(epoch_ticks(last, chart.size.width - 8))
+    chart.last_epoch = max(2, last_epoch)
+    plt.xlim(1, chart.last_epoch)
     if percent:
         plt.ylim(0, 100)
         plt.yticks([0, 25, 50, 75, 100])
@@ -89,6 +111,23 @@ def draw_series(chart: PlotextPlot, title: str, series: list[tuple[str, list[int
 class RunHeader(Vertical):
     """Preset, data, corruption, model and device; epoch k/N with a progress bar, elapsed, ETA,
     images/s and the run's status."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._shown: dict[str, str] = {}
+        self._widths: dict[str, int] = {}
+
+    def _put(self, selector: str, content: str | Text) -> None:
+        """Update a line only when its text changed: the header is refreshed every tick."""
+        key = content.markup if isinstance(content, Text) else content
+        old = self._shown.get(selector)
+        if old != key:
+            self._shown[selector] = key
+            # a new layout only when the width changes: the clock ticks every second
+            plain = content.plain if isinstance(content, Text) else content
+            self.query_one(selector, Static).update(
+                content, layout=old is None or len(plain) != self._widths.get(selector))
+            self._widths[selector] = len(plain)
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-info")
@@ -116,15 +155,15 @@ class RunHeader(Vertical):
                 info.append(part)
         else:
             info.append("waiting for the run to start…", style="dim")
-        self.query_one("#run-info", Static).update(info)
+        self._put("#run-info", info)
 
         total = max(1, state.epochs_total)
         current = min(total, state.epochs_done + (0 if state.finished else 1))
-        self.query_one("#epoch-label", Static).update(f"epoch {current}/{state.epochs_total or '?'} ")
+        self._put("#epoch-label", f"epoch {current}/{state.epochs_total or '?'} ")
         self.query_one("#progress", ProgressBar).update(progress=state.fraction_done)
         stats = f" {format_duration(state.elapsed())}  ETA {format_duration(state.eta())}  "
         speed = format_value("images_per_s", state.images_per_s)
-        self.query_one("#run-stats", Static).update(f"{stats}{speed} img/s ")
+        self._put("#run-stats", f"{stats}{speed} img/s ")
 
         status = self.query_one("#run-status", Static)
         if stopping and not state.finished:
@@ -135,7 +174,7 @@ class RunHeader(Vertical):
             label = "FOLLOWING"
         else:
             label = state.status.upper()
-        status.update(f" {label} ")
+        self._put("#run-status", f" {label} ")
         for name in ("running", "paused", "completed", "stopped", "failed", "following",
                      "stopping", "waiting"):
             status.set_class(name == label.lower(), f"-{name}")
@@ -148,34 +187,46 @@ class LossPane(Vertical):
     def __init__(self, loss: LossState, index: int) -> None:
         super().__init__(id=f"pane-{index}", classes="loss-pane")
         self.loss = loss
+        self._laid_out = False
         kind = "symmetric" if loss.info.symmetric else "standard"
-        self.border_title = f"[b]{loss.label}[/b] [{'$success' if loss.info.symmetric else '$warning'}]{kind}[/]"
+        self.border_title = f"[b]{escape(loss.label)}[/b] [{'$success' if loss.info.symmetric else '$warning'}]{kind}[/]"
         self.set_class(loss.info.symmetric, "-symmetric")
 
     def compose(self) -> ComposeResult:
         yield Static(classes="values")
         yield Static(classes="alert")
-        yield PlotextPlot(classes="acc-chart")
-        yield PlotextPlot(classes="loss-chart")
+        yield EpochChart(classes="acc-chart")
+        yield EpochChart(classes="loss-chart")
 
     def on_mount(self) -> None:
         self.show()
 
+    def on_resize(self) -> None:
+        self._laid_out = False
+        self.show()  # the values table adds the best epoch when there is room
+
     def show(self) -> None:
         loss = self.loss
-        table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False, expand=True,
+        wide = self.size.width >= 40  # room to say when the best value was reached
+        table = Table(box=None, padding=(0, 0, 0, 2 if wide else 1), pad_edge=False,
                       show_edge=False, header_style="dim")
         table.add_column("", no_wrap=True)
         table.add_column("now", justify="right", no_wrap=True)
-        table.add_column("best", justify="right", no_wrap=True)
+        table.add_column("best (epoch)" if wide else "best", justify="right", no_wrap=True)
         series = {**ACC_SERIES, **LOSS_SERIES}
         for name in PANE_METRICS:
             colour = series.get(name)
             best = loss.best.get(name)
+            best_text = ""
+            if best:
+                best_text = format_value(name, best[0])
+                best_text += f" ({best[1]})" if wide else ""
             table.add_row(Text(METRICS[name].title, style=rich_colour(colour) if colour else ""),
-                          format_value(name, loss.latest.get(name)),
-                          format_value(name, best[0]) if best else "")
-        self.query_one(".values", Static).update(table)
+                          format_value(name, loss.latest.get(name)), best_text)
+        values = self.query_one(".values", Static)
+        # same rows every time, so the pane's layout stands once the table is first laid out
+        values.update(table, layout=not self._laid_out)
+        self._laid_out = True
 
         alert = self.query_one(".alert", Static)
         if loss.diverged is not None:
@@ -186,10 +237,10 @@ class LossPane(Vertical):
 
         last = loss.epochs[-1] if loss.epochs else 1
         no_color = self.app.no_color
-        draw_series(self.query_one(".acc-chart", PlotextPlot), "accuracy %",
+        draw_series(self.query_one(".acc-chart", EpochChart), "accuracy %",
                     [(m, *self._percent_points(m), c) for m, c in ACC_SERIES.items()],
                     True, last, no_color)
-        draw_series(self.query_one(".loss-chart", PlotextPlot), "loss",
+        draw_series(self.query_one(".loss-chart", EpochChart), "loss",
                     [(m, *loss.points(m), c) for m, c in LOSS_SERIES.items()],
                     False, last, no_color)
 
@@ -202,7 +253,7 @@ class OverlayView(Vertical):
     """One metric of every loss on one chart, with a table of current and best values."""
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="overlay-chart")
+        yield EpochChart(id="overlay-chart")
         yield Static(id="overlay-table")
 
     def show(self, state: RunState, metric: str) -> None:
@@ -212,7 +263,7 @@ class OverlayView(Vertical):
             xs, ys = loss.points(metric)
             series.append((loss.label, xs, [plot_value(metric, y) for y in ys],
                            LOSS_PALETTE[index % len(LOSS_PALETTE)]))
-        draw_series(self.query_one("#overlay-chart", PlotextPlot),
+        draw_series(self.query_one("#overlay-chart", EpochChart),
                     f"{chart_title(metric)} — every loss   (m: next metric)", series,
                     is_percent(metric), last, self.app.no_color)
 

@@ -13,7 +13,7 @@ from memtui.metrics import format_value
 from memtui.runlog import read_run
 from memtui.tui.app import MemtuiApp
 from memtui.tui.widgets import LossPane
-from tui_helpers import Gate, text_of, wait_for
+from tui_helpers import EAGER, Gate, drawn, text_of, wait_for
 
 SIZE = (120, 36)
 
@@ -27,11 +27,11 @@ async def leave(app: MemtuiApp, pilot) -> None:
 async def test_one_pane_per_loss_whose_values_follow_the_epochs(make_engine):
     gate = Gate()
     engine = make_engine(epochs=2, extra_sinks=[gate])
-    app = MemtuiApp(engine=engine)
+    app = MemtuiApp(engine=engine, **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: all(len(loss.epochs) == 1 for loss in app.state.losses.values())
                        and len(app.state.losses) == 3, pilot)
-        await pilot.pause(2 * app.refresh_interval)
+        await drawn(app, pilot)
         panes = list(app.query(LossPane))
         assert [pane.loss.label for pane in panes] == ["CE", "MSE", "RLL"]
         assert [pane.loss.info.symmetric for pane in panes] == [False, False, True]
@@ -48,7 +48,7 @@ async def test_one_pane_per_loss_whose_values_follow_the_epochs(make_engine):
                        pilot)
         gate.release()
         await wait_for(lambda: app.state.finished, pilot)
-        await pilot.pause(2 * app.refresh_interval)
+        await drawn(app, pilot)
         records = read_run(Path(engine.run_dir)).records
         for pane in panes:
             last = [r for r in records if r["loss"] == pane.loss.label][-1]
@@ -66,13 +66,13 @@ async def test_one_pane_per_loss_whose_values_follow_the_epochs(make_engine):
 async def test_p_pauses_and_resumes_training(make_engine):
     gate = Gate()
     engine = make_engine(epochs=2, extra_sinks=[gate])
-    app = MemtuiApp(engine=engine)
+    app = MemtuiApp(engine=engine, **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: all(len(loss.epochs) == 1 for loss in app.state.losses.values())
                        and app.state.losses, pilot)
         await pilot.press("p")
         assert engine.control.paused
-        await pilot.pause(2 * app.refresh_interval)
+        await drawn(app, pilot)
         assert "PAUSED" in text_of(app.query_one("#run-status", Static))
 
         gate.release()  # epoch 2 may start, but the engine waits before its first batch
@@ -91,7 +91,7 @@ async def test_p_pauses_and_resumes_training(make_engine):
 
 async def test_q_stops_training_and_leaves_a_complete_run_directory(make_engine):
     engine = make_engine(epochs=200)
-    app = MemtuiApp(engine=engine)
+    app = MemtuiApp(engine=engine, **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.epochs_done >= 1, pilot)
         await pilot.press("q")
@@ -112,7 +112,7 @@ async def test_q_stops_training_and_leaves_a_complete_run_directory(make_engine)
 
 async def test_ctrl_c_stops_like_q(make_engine):
     engine = make_engine(epochs=200)
-    app = MemtuiApp(engine=engine)
+    app = MemtuiApp(engine=engine, **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.epochs_done >= 1, pilot)
         await pilot.press("ctrl+c")
@@ -144,10 +144,10 @@ async def test_an_error_in_the_training_thread_is_shown_and_logged(make_engine, 
 
         engine.bank.train_step = broken_step
         expected = "RuntimeError: boom in the training step"
-    app = MemtuiApp(engine=engine)
+    app = MemtuiApp(engine=engine, **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.finished, pilot)
-        await pilot.pause(2 * app.refresh_interval)
+        await drawn(app, pilot)
         assert app.state.status == "failed"
         banner = app.query_one("#error-banner", Static)
         assert banner.display
@@ -165,7 +165,7 @@ async def test_an_error_in_the_training_thread_is_shown_and_logged(make_engine, 
 
 async def test_s_saves_an_svg_screenshot_into_the_run_directory(make_engine):
     engine = make_engine(epochs=1)
-    app = MemtuiApp(engine=engine)
+    app = MemtuiApp(engine=engine, **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.finished, pilot)
         await pilot.press("s")

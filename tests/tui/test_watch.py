@@ -17,7 +17,7 @@ from memtui.runlog import RunLogWriter, create_run_dir
 from memtui.tui.app import MemtuiApp, run_watch
 from memtui.tui.sources import RunDirSource
 from memtui.tui.widgets import LossPane
-from tui_helpers import text_of, wait_for
+from tui_helpers import EAGER, drawn, text_of, wait_for
 
 SIZE = (120, 36)
 
@@ -47,7 +47,7 @@ async def test_watch_follows_a_run_directory_while_it_grows(finished_run, tmp_pa
     growing = tmp_path / "growing"
     lines = start_copy(finished_run, growing)
     assert len(lines) == 9  # three losses, three epochs
-    app = MemtuiApp(source=RunDirSource(growing), poll_s=0.05)
+    app = MemtuiApp(source=RunDirSource(growing), poll_s=0.05, **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: len(app.query(LossPane)) == 3, pilot)
         assert "FOLLOWING" in text_of(app.query_one("#run-status", Static))
@@ -63,7 +63,7 @@ async def test_watch_follows_a_run_directory_while_it_grows(finished_run, tmp_pa
         assert len(app.state.losses["RLL"].epochs) == 1
         append(growing, lines[5][20:] + "".join(lines[6:]))
         await wait_for(lambda: app.state.epochs_done == 3, pilot)
-        await pilot.pause(2 * app.refresh_interval)
+        await drawn(app, pilot)
         last = json.loads(lines[-1])
         pane = next(p for p in app.query(LossPane) if p.loss.label == last["loss"])
         assert format_value("test_acc", last["test_acc"]) in text_of(pane.query_one(".values", Static))
@@ -71,7 +71,7 @@ async def test_watch_follows_a_run_directory_while_it_grows(finished_run, tmp_pa
 
         shutil.copy(finished_run / "summary.json", growing / "summary.json")
         await wait_for(lambda: app.state.finished, pilot)
-        await pilot.pause(2 * app.refresh_interval)
+        await drawn(app, pilot)
         assert app.state.status == "completed"
         assert "COMPLETED" in text_of(app.query_one("#run-status", Static))
         await pilot.press("q")
@@ -79,17 +79,17 @@ async def test_watch_follows_a_run_directory_while_it_grows(finished_run, tmp_pa
 
 
 async def test_watch_replays_a_finished_run(finished_run):
-    app = MemtuiApp(source=RunDirSource(finished_run))
+    app = MemtuiApp(source=RunDirSource(finished_run), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.finished, pilot)
-        await pilot.pause(2 * app.refresh_interval)
+        await drawn(app, pilot)
         assert [p.loss.label for p in app.query(LossPane)] == ["CE", "MSE", "RLL"]
         assert all(loss.epochs == [1, 2, 3] for loss in app.state.losses.values())
         assert "epoch 3/3" in text_of(app.query_one("#epoch-label", Static))
         await pilot.press("p")  # nothing to pause: it says so rather than pretending
         assert any("live run" in n.message for n in app._notifications)
         await pilot.press("o")
-        await pilot.pause(2 * app.refresh_interval)
+        await drawn(app, pilot)
         table = text_of(app.query_one("#overlay-table", Static))
         assert all(label in table for label in ("CE", "MSE", "RLL"))
 
@@ -129,10 +129,10 @@ async def test_a_diverged_loss_shows_in_its_pane_and_as_a_notification(finished_
     lines = start_copy(finished_run, growing)
     append(growing, "".join(lines[:3]) + lines[3]
            + json.dumps({"epoch": 2, "loss": "MSE", "diverged": "training loss became nan"}) + "\n")
-    app = MemtuiApp(source=RunDirSource(growing), poll_s=0.05)
+    app = MemtuiApp(source=RunDirSource(growing), poll_s=0.05, **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.losses and app.state.losses["MSE"].diverged, pilot)
-        await pilot.pause(2 * app.refresh_interval)
+        await drawn(app, pilot)
         pane = next(p for p in app.query(LossPane) if p.loss.label == "MSE")
         alert = pane.query_one(".alert", Static)
         assert alert.display

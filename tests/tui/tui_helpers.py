@@ -104,3 +104,14 @@ class Gate:
 
     def release(self) -> None:
         self.open.set()
+
+
+#: App settings that redraw the charts at every tick, so tests need not wait out the throttle
+#: that keeps drawing under a few percent of a core in real use.
+EAGER = {"chart_interval": 0.0, "chart_budget": 1.0}
+
+
+async def drawn(app, pilot) -> None:
+    """Wait until the app has drawn every change it has taken in, header included."""
+    await wait_for(lambda: not app.pending_redraw, pilot)
+    await pilot.pause(2 * app.refresh_interval)

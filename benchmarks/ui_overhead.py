@@ -1,0 +1,128 @@
+"""How much does the live view slow training? Images/s of the same preset with and without it.
+
+Each round trains the preset
+  - "no UI": the engine alone (run log only) in a plain thread, exactly as the UI's thread worker
+    runs it, so the only difference to the next is the app;
+  - "UI": under the Textual app running headless (run_test, 160x48: every widget is laid out and
+    rendered as in a terminal, only the final write to a tty is skipped);
+  - with --main-thread also "main": the engine in the main thread, as `memtui run --no-ui` runs
+    it. Torch's OpenMP threads behave differently there (see the closing note it prints).
+and compares the engine's own images/s (training images per second of each epoch, evaluation
+excluded) and the wall time of the whole run. Rounds rotate the order so drift on a shared
+machine hits every side.
+
+    .venv/bin/python benchmarks/ui_overhead.py [--preset demo] [--epochs 10] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from memtui.config import apply_overrides, load_preset
+from memtui.engine import Engine
+from memtui.events import EpochMetrics
+from memtui.runlog import RunLogWriter, create_run_dir
+from memtui.tui.app import MemtuiApp
+
+
+class Speeds:
+    """A sink keeping each epoch's images/s (one value per epoch: every loss reports the same)."""
+
+    def __init__(self) -> None:
+        self.per_epoch: dict[int, float] = {}
+
+    def handle(self, event) -> None:
+        if isinstance(event, EpochMetrics) and event.values.get("images_per_s"):
+            self.per_epoch[event.epoch] = event.values["images_per_s"]
+
+    def median(self) -> float:
+        # the first epoch warms up allocators and caches on either side; leave it out
+        values = [v for epoch, v in sorted(self.per_epoch.items()) if epoch > 1]
+        return statistics.median(values or list(self.per_epoch.values()))
+
+
+def make_engine(config, run_dir: Path, speeds: Speeds) -> Engine:
+    create_run_dir(run_dir)
+    engine = Engine(apply_overrides(config, {"out": run_dir}),
+                    [RunLogWriter(run_dir), speeds], run_dir=str(run_dir))
+    engine.prepare()
+    return engine
+
+
+def without_ui(config, run_dir: Path) -> tuple[float, float]:
+    speeds = Speeds()
+    engine = make_engine(config, run_dir, speeds)
+    start = time.perf_counter()
+    thread = threading.Thread(target=engine.run, name="engine")
+    thread.start()
+    thread.join()
+    return speeds.median(), time.perf_counter() - start
+
+
+def main_thread(config, run_dir: Path) -> tuple[float, float]:
+    speeds = Speeds()
+    engine = make_engine(config, run_dir, speeds)
+    start = time.perf_counter()
+    engine.run()
+    return speeds.median(), time.perf_counter() - start
+
+
+def with_ui(config, run_dir: Path) -> tuple[float, float]:
+    speeds = Speeds()
+    engine = make_engine(config, run_dir, speeds)
+
+    async def drive() -> float:
+        app = MemtuiApp(engine=engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            start = time.perf_counter()
+            # not pilot.pause() in a loop: each call makes every widget answer a callback, load
+            # that a terminal user never adds
+            await asyncio.to_thread(app.engine_done.wait)
+            wall = time.perf_counter() - start
+            await pilot.press("q")
+        return wall
+
+    wall = asyncio.run(drive())
+    return speeds.median(), wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="demo")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--main-thread", action="store_true",
+                        help="also time the engine in the main thread (memtui run --no-ui)")
+    args = parser.parse_args()
+    config = apply_overrides(load_preset(args.preset), {"epochs": args.epochs})
+
+    sides = [("no UI", without_ui), ("UI", with_ui)]
+    if args.main_thread:
+        sides.append(("main", main_thread))
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in sides}
+    with tempfile.TemporaryDirectory(prefix="memtui-bench-") as tmp:
+        for round_ in range(args.rounds):
+            shift = round_ % len(sides)
+            for name, run in sides[shift:] + sides[:shift]:
+                speed, wall = run(config, Path(tmp) / f"{name.replace(' ', '')}-{round_}")
+                results[name].append((speed, wall))
+                print(f"round {round_ + 1} {name:>5}: {speed:10,.0f} img/s  {wall:6.1f} s wall",
+                      flush=True)
+
+    medians = {name: (statistics.median(s for s, _ in runs), statistics.median(w for _, w in runs))
+               for name, runs in results.items()}
+    print(f"\npreset {args.preset}, {args.epochs} epochs, {args.rounds} round(s), medians:")
+    for name, (speed, wall) in medians.items():
+        print(f"  {name:>5}: {speed:10,.0f} img/s   {wall:6.1f} s wall")
+    (base, base_wall), (ui, ui_wall) = medians["no UI"], medians["UI"]
+    print(f"  UI vs no UI: {(ui - base) / base:+.1%} img/s, {(ui_wall - base_wall) / base_wall:+.1%} wall")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Regenerate the SVG screenshots in screenshots/ from real training runs.
+
+Runs the live view headlessly (Textual's run_test) on a real engine, waits for the run to end and
+saves what the screen shows:
+
+  screenshots/demo.svg           the demo preset (embedded Fashion-MNIST subset), 160x48
+  screenshots/demo-overlay.svg   the same run, overlay view of `memorized`
+  screenshots/demo-80x24.svg     the same run at 80x24 (panes show one chart each)
+  screenshots/mnist.svg          real MNIST with 40% random labels (the mnist-noisy preset)
+
+    .venv/bin/python scripts/make_screenshots.py [--data-dir /work/shared/data]
+        [--mnist-epochs 30] [--mnist-subset 10000] [--out screenshots]
+
+The run directories go to a temporary folder and are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from memtui.config import ExperimentConfig, apply_overrides, load_preset
+from memtui.engine import Engine
+from memtui.runlog import RunLogWriter, create_run_dir
+from memtui.tui.app import MemtuiApp
+
+
+async def shoot(config: ExperimentConfig, shots: dict[str, tuple[tuple[int, int], list[str]]],
+                out: Path) -> None:
+    """Train ``config`` under the app; then, for each file name, resize the terminal, press the
+    keys and save the screen."""
+    run_dir = create_run_dir(config.out)
+    engine = Engine(config, [RunLogWriter(run_dir)], run_dir=str(run_dir))
+    engine.prepare()
+    app = MemtuiApp(engine=engine)
+    first_size = next(iter(shots.values()))[0]
+    start = time.perf_counter()
+    async with app.run_test(size=first_size) as pilot:
+        while not app.state.finished:
+            await pilot.pause(0.5)
+        print(f"{config.name}: {app.state.status} after {app.state.epochs_done} epochs in "
+              f"{time.perf_counter() - start:.0f} s")
+        for name, (size, keys) in shots.items():
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.3)
+            for key in keys:
+                await pilot.press(key)
+            await pilot.pause(0.6)  # a few refresh ticks
+            app.save_screenshot(filename=name, path=str(out))
+            print(f"  wrote {out / name}")
+            for key in keys:  # undo toggles for the next shot
+                await pilot.press(key)
+        await pilot.press("q")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data"),
+                        help="folder holding MNIST/raw (default: /work/shared/data)")
+    parser.add_argument("--mnist-epochs", type=int, default=30)
+    parser.add_argument("--mnist-subset", type=int, default=10000,
+                        help="training images of MNIST to use (0: all 60,000)")
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("--skip-mnist", action="store_true")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="memtui-shots-") as tmp:
+        demo = apply_overrides(load_preset("demo"), {"out": Path(tmp) / "demo"})
+        asyncio.run(shoot(demo, {
+            "demo.svg": ((160, 48), []),
+            "demo-overlay.svg": ((160, 48), ["o"]),
+            "demo-80x24.svg": ((80, 24), []),
+        }, args.out))
+        if not args.skip_mnist:
+            mnist = apply_overrides(load_preset("mnist-noisy"), {
+                "epochs": args.mnist_epochs,
+                "data.data_dir": args.data_dir,
+                "data.subset": args.mnist_subset or None,
+                "out": Path(tmp) / "mnist",
+            })
+            asyncio.run(shoot(mnist, {"mnist.svg": ((160, 48), [])}, args.out))
+
+
+if __name__ == "__main__":
+    main()

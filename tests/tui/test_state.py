@@ -1,0 +1,120 @@
+"""What the view knows about a run, built from events alone (no Textual involved)."""
+
+from __future__ import annotations
+
+import pytest
+
+from memtui.events import EpochEnded, EpochMetrics, EpochProgress, LossDiverged, RunFinished
+from memtui.metrics import EVAL_METRICS, METRICS
+from memtui.tui.state import HEADER, OVERLAY_METRICS, RunState, format_duration
+from memtui.tui.widgets import epoch_ticks
+from tui_helpers import fake_events
+
+
+def test_state_follows_the_stream():
+    clock = iter([100.0, 160.0]).__next__
+    state = RunState(clock=clock)
+    stream = fake_events(epochs=3)
+    changed = state.apply(stream[0])
+    assert changed == {HEADER, "CE", "MSE", "RLL"}
+    assert state.status == "running" and state.epochs_total == 60
+    for event in stream[1:]:
+        state.apply(event)
+    ce = state.losses["CE"]
+    assert ce.epochs == [1, 2, 3]
+    assert state.epochs_done == 3
+    assert state.images_per_s == 12_345.0
+    # three epochs done and half of the fourth, of sixty
+    assert state.fraction_done == pytest.approx(3.5 / 60)
+    assert state.eta() == pytest.approx(0.5 * (60 - 3.5))
+    state.apply(RunFinished("stopped", 3, "stopped on request"))
+    assert state.finished and state.eta() is None
+    assert state.elapsed() == 60.0  # frozen at the finish
+
+
+def test_best_values_follow_each_metrics_direction():
+    state = RunState(clock=lambda: 0.0)
+    state.apply(fake_events(epochs=0)[0])
+    for epoch, (acc, loss) in enumerate([(0.5, 2.0), (0.7, 1.0), (0.6, 1.5)], start=1):
+        state.apply(EpochMetrics(epoch, "CE", {"test_acc": acc, "test_loss": loss,
+                                               "memorized": 0.1 * epoch}))
+    best = state.losses["CE"].best
+    assert best["test_acc"] == (0.7, 2)  # higher is better
+    assert best["test_loss"] == (1.0, 2)  # lower is better
+    assert "memorized" not in best  # neither: no "best" to claim
+
+
+def test_unmeasured_epochs_leave_gaps_not_zeros():
+    state = RunState(clock=lambda: 0.0)
+    state.apply(fake_events(epochs=0)[0])
+    state.apply(EpochMetrics(1, "CE", {"test_acc": None, "train_loss": 2.0}))
+    state.apply(EpochMetrics(2, "CE", {"test_acc": 0.4, "train_loss": 1.0}))
+    assert state.losses["CE"].points("test_acc") == ([2], [0.4])
+    assert state.losses["CE"].points("train_loss") == ([1, 2], [2.0, 1.0])
+
+
+def test_a_diverged_loss_is_marked_and_events_for_unknown_losses_are_ignored():
+    state = RunState(clock=lambda: 0.0)
+    state.apply(fake_events(epochs=0)[0])
+    assert state.apply(LossDiverged(4, "MSE", "nan")) == {"MSE"}
+    assert state.losses["MSE"].diverged == (4, "nan")
+    assert state.apply(EpochMetrics(1, "nope", {})) == set()
+
+
+def test_progress_counts_only_within_the_next_epoch():
+    state = RunState(clock=lambda: 0.0)
+    state.apply(fake_events(epochs=0)[0])
+    state.apply(EpochProgress(1, 5, 10))
+    assert state.fraction_done == pytest.approx(0.5 / 60)
+    state.apply(EpochEnded(1, 60, 1.0))
+    assert state.fraction_done == pytest.approx(1 / 60)
+
+
+def test_the_overlay_cycles_through_the_quality_metrics_of_the_single_list():
+    assert set(OVERLAY_METRICS) == set(EVAL_METRICS) | {"train_loss"}
+    assert list(OVERLAY_METRICS) == [m for m in METRICS if m in OVERLAY_METRICS]
+
+
+@pytest.mark.parametrize("last, width, ticks", [
+    (2, 40, [1, 2]),
+    (24, 24, [1, 10, 20]),
+    (24, 40, [1, 5, 10, 15, 20]),
+    (200, 16, [1, 200]),
+    (200, 100, [1, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200]),
+])
+def test_epoch_ticks_are_whole_epochs_spaced_by_the_width(last, width, ticks):
+    assert epoch_ticks(last, width) == ticks
+
+
+def test_durations_read_as_clock_times():
+    assert format_duration(None) == "—"
+    assert format_duration(75) == "1:15"
+    assert format_duration(3 * 3600 + 61) == "3:01:01"
+
+
+async def test_charts_redraw_at_most_once_an_interval_however_fast_epochs_arrive():
+    from memtui.tui.app import MemtuiApp
+    from memtui.tui.widgets import LossPane
+
+    app = MemtuiApp(chart_interval=3600.0)
+    draws: list[str] = []
+    async with app.run_test(size=(120, 36)) as pilot:
+        stream = fake_events(epochs=30)
+        app.consume(stream[0])
+        await pilot.pause()
+        panes = list(app.query(LossPane))
+        for pane in panes:
+            original = pane.show
+            pane.show = lambda original=original, label=pane.loss.label: (
+                draws.append(label), original())[1]
+        for event in stream[1:]:
+            app.consume(event)
+            if isinstance(event, EpochEnded):
+                await pilot.pause(0.02)
+        await pilot.pause(2 * app.refresh_interval)
+        assert draws == []  # thirty epochs inside one interval: no chart redrawn
+        assert app.pending_redraw
+        assert "epoch 31/60" in str(app.query_one("#epoch-label").content)  # the header kept up
+        await pilot.press("o")  # a key draws at once
+        assert sorted(draws) == ["CE", "MSE", "RLL"]
+        assert not app.pending_redraw
