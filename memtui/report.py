@@ -279,7 +279,7 @@ def report_runs(paths: list[Path], fmt: str, plot: Path | None, out: TextIO | No
         if not plot.parent.is_dir():
             raise MemtuiError(f"--plot: folder {plot.parent} does not exist")
         if not matplotlib_available():
-            raise MemtuiError("--plot needs matplotlib: pip install 'memtui[report]'")
+            raise MemtuiError("--plot needs matplotlib; install it with: pip install matplotlib")
     if not paths:
         raise MemtuiError("give at least one run directory")
     runs = [load_finished(Path(p)) for p in paths]
