@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from memtui.config import OptimizerConfig, ScheduleConfig
+from memtui.errors import ConfigError
 
 PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -146,17 +147,22 @@ def _has_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
-def choose_backend(requested: str, device: torch.device) -> str:
+def choose_backend(requested: str, device: torch.device, has_conv: bool = False) -> str:
     """``separate`` or ``fused`` for a config's ``backend`` on a device.
 
-    ``auto`` follows docs/benchmarks.md: on the CPU the separate models train faster (the
-    batched matmuls and grouped convolutions of the fused path gain nothing once each model
-    already keeps both cores busy). On CUDA, fused has not yet been measured faster than
-    separate on the 3-loss CIFAR-10 epoch, so auto keeps separate there too; the device
-    benchmark (scripts/device/gpu_bench.sh) compares both.
+    ``auto`` follows the measurements in docs/benchmarks.md (3 losses, batch 128):
+    - CUDA: separate. On an H200 the fused bank trained the CIFAR-10 CNN at 9,420 images/s
+      against 9,870 for separate models (fp32/TF32); both are bound by kernel launches there,
+      and vmap's grouped convolutions launch no fewer kernels than they save.
+    - CPU, MLP: fused. One batched matmul over the stacked weights trained MNIST at about 1.6x
+      the images/s of three separate models (2 shared cores).
+    - CPU, CNN: separate. Grouped convolutions ran slower than three plain ones
+      (17.3-18.5 s against 11.2-12.6 s per 3-model step of the CIFAR-10 CNN).
     """
     if requested in ("separate", "fused"):
         return requested
+    if device.type == "cpu" and not has_conv:
+        return "fused"
     return "separate"
 
 
@@ -169,12 +175,19 @@ def build_bank(initial: nn.Module, losses: Sequence[PerSampleLoss], config) -> M
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
-    backend = choose_backend(config.backend, device)
+    has_conv = _has_conv(initial)
+    backend = choose_backend(config.backend, device, has_conv)
     if backend == "fused":
         from memtui.fused import FusedModels
 
+        if device.type == "cuda" and config.precision == "bf16":
+            # vmap's BatchNorm backward under CUDA autocast asks for bf16 running statistics
+            # (seen with torch 2.11 on an H200); bf16 was slower than TF32 there anyway.
+            raise ConfigError("backend: 'fused' does not support precision 'bf16' on CUDA; "
+                              "use backend 'separate' or precision 'fp32'")
+
         return FusedModels(initial, losses, config.optimizer, config.schedule, config.epochs,
                            config.precision, compile=config.compile)
-    channels_last = device.type == "cuda" and _has_conv(initial)
+    channels_last = device.type == "cuda" and has_conv
     return SeparateModels(initial, losses, config.optimizer, config.schedule, config.epochs,
                           config.precision, channels_last=channels_last, compile=config.compile)

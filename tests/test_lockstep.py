@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from memtui.config import OptimizerConfig, ScheduleConfig
+from memtui.errors import ConfigError
 from memtui.fused import FusedModels
 from memtui.lockstep import SeparateModels, build_bank, choose_backend
 from memtui.losses import REGISTRY
@@ -42,16 +43,20 @@ def test_an_explicit_backend_is_always_honoured(requested):
     assert choose_backend(requested, torch.device("cuda")) == requested
 
 
-def test_auto_picks_separate_models_on_the_cpu():
-    # docs/benchmarks.md: the fused bank measured slower on the CPU (grouped convolutions).
-    assert choose_backend("auto", CPU) == "separate"
+def test_auto_follows_the_measured_rule():
+    # docs/benchmarks.md: fused wins for MLPs on the CPU; separate wins for CNNs on the CPU
+    # (grouped convolutions) and for everything measured on CUDA.
+    assert choose_backend("auto", CPU, has_conv=False) == "fused"
+    assert choose_backend("auto", CPU, has_conv=True) == "separate"
+    assert choose_backend("auto", torch.device("cuda"), has_conv=False) == "separate"
+    assert choose_backend("auto", torch.device("cuda"), has_conv=True) == "separate"
 
 
 @pytest.mark.parametrize(("backend", "kind"), [("separate", SeparateModels),
                                                  ("fused", FusedModels),
                                                  ("auto", SeparateModels)])
 def test_build_bank_builds_the_chosen_backend(tiny_config, backend, kind):
-    bank = build_bank(tiny_cnn(), LOSSES, tiny_config(backend=backend))
+    bank = build_bank(tiny_cnn(), LOSSES, tiny_config(backend=backend))  # a CNN on the CPU
     assert isinstance(bank, kind)
     assert len(bank.train_step(*batch(), [0, 1, 2])) == 3
 
@@ -92,6 +97,14 @@ def test_a_dropped_index_is_not_trained():
     for p, saved in zip(bank.models[1].parameters(), before):
         assert torch.equal(p, saved)
     assert not torch.equal(next(bank.models[0].parameters()), before[0])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fused_bf16_on_cuda_is_refused_with_a_clear_message(tiny_config):
+    with pytest.raises(ConfigError, match="bf16"):
+        build_bank(tiny_cnn().cuda(), LOSSES,
+                   tiny_config(backend="fused", precision="bf16", device="cuda"))
 
 
 @pytest.mark.gpu
