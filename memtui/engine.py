@@ -35,7 +35,7 @@ from memtui.events import (
     Sink,
 )
 from memtui.metrics import EVAL_METRICS
-from memtui.lockstep import ModelBank, build_bank
+from memtui.lockstep import LossStepError, ModelBank, build_bank
 from memtui.losses import REGISTRY
 from memtui.models import build_model
 
@@ -171,6 +171,8 @@ class Engine:
         self.loss_fns = [REGISTRY[spec.name].bind(spec.params) for spec in config.losses]
         self.active = list(range(len(config.losses)))
         self.epochs_completed = 0
+        self._stopped: dict[str, str] = {}  # loss label -> why it stopped training
+        self._tracebacks: list[str] = []
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -257,7 +259,10 @@ class Engine:
             if self.control.stop_requested:
                 finished = RunFinished("stopped", self.epochs_completed, "stopped on request")
             elif not self.active:
-                finished = RunFinished("failed", self.epochs_completed, "every loss diverged")
+                reasons = "; ".join(f"{label}: {reason}" for label, reason in self._stopped.items())
+                finished = RunFinished("failed", self.epochs_completed,
+                                       f"every loss diverged or failed ({reasons})",
+                                       error="".join(self._tracebacks) or None)
             else:
                 finished = RunFinished("completed", self.epochs_completed)
         except KeyboardInterrupt:
@@ -286,7 +291,7 @@ class Engine:
         order = epoch_permutation(self.config.seed, epoch, n).to(self.device)
         slices = batch_slices(n, self.config.batch_size)
         active = list(self.active)
-        sums = [torch.zeros((), device=self.device) for _ in active]
+        sums = {i: torch.zeros((), device=self.device) for i in active}
         bank.set_mode(train=True)
         self._sync()
         start = time.perf_counter()
@@ -299,8 +304,15 @@ class Engine:
             idx = order[part]
             x = data.normalise(data.train_x[idx])
             y = data.labels.noisy[idx]
-            for total, loss in zip(sums, bank.train_step(x, y, active)):
-                total += loss
+            try:
+                losses = bank.train_step(x, y, active)
+            except LossStepError as err:
+                losses = err.losses
+                self._drop_failed(epoch, err, active, sums)
+                if not active:
+                    return True  # nothing left to train; run() ends the run as failed
+            for i, loss in zip(active, losses):
+                sums[i] += loss
             now = time.perf_counter()
             if now >= next_progress:
                 next_progress = now + PROGRESS_INTERVAL_S
@@ -310,7 +322,7 @@ class Engine:
         lrs = {i: bank.lr(i) for i in active}
         bank.end_epoch()
 
-        mean_losses = torch.stack(sums).div_(len(slices)).tolist()
+        mean_losses = torch.stack([sums[i] for i in active]).div_(len(slices)).tolist()
         diverged = {i for i, value in zip(active, mean_losses) if not math.isfinite(value)}
         measured = [i for i in active if i not in diverged]
         evaluate = epoch % self.config.eval_every == 0 or epoch == self.config.epochs
@@ -325,7 +337,7 @@ class Engine:
             label = self.loss_infos[i].label
             if i in diverged:
                 self.active.remove(i)
-                self.emit(LossDiverged(epoch, label, f"training loss became {train_loss}"))
+                self._emit_stopped(LossDiverged(epoch, label, f"training loss became {train_loss}"))
                 continue
             values: dict[str, float | None] = dict.fromkeys(EVAL_METRICS)
             values.update(quality.get(i, {}))
@@ -336,6 +348,25 @@ class Engine:
         self.epochs_completed = epoch
         self.emit(EpochEnded(epoch, self.config.epochs, seconds))
         return True
+
+    def _emit_stopped(self, event: LossDiverged) -> None:
+        self._stopped[event.loss] = event.reason
+        self.emit(event)
+
+    def _drop_failed(self, epoch: int, err: LossStepError, active: list[int],
+                      sums: dict[int, torch.Tensor]) -> None:
+        """Stop the losses whose step raised (e.g. out of memory); the others go on."""
+        for i, exc in err.failures.items():
+            active.remove(i)
+            self.active.remove(i)
+            del sums[i]
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            detail = "".join(traceback.format_exception(exc))
+            self._tracebacks.append(detail)
+            self._emit_stopped(LossDiverged(epoch, self.loss_infos[i].label,
+                                            f"step failed: {reason}", detail=detail))
+        if self.device is not None and self.device.type == "cuda":
+            torch.cuda.empty_cache()  # what the failed model held may let the others fit
 
     @torch.inference_mode()
     def _evaluate(self, indices: list[int]) -> dict[int, dict[str, float | None]]:

@@ -61,9 +61,12 @@ class EpochEnded:
 
 @dataclass(frozen=True)
 class LossDiverged:
+    """One loss stopped training (a NaN/Inf loss, or its step raised); the others go on."""
+
     epoch: int
     loss: str
-    reason: str
+    reason: str  # one line, for displays
+    detail: str | None = None  # a traceback when the step raised
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,10 @@ class ModelBank(Protocol):
     """What the engine needs from the models of all losses."""
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, active: Sequence[int]) -> list[torch.Tensor]:
-        """One optimiser step for each active model; the batch-mean losses, detached, on device."""
+        """One optimiser step for each active model; the batch-mean losses, detached, on device.
+
+        Raises LossStepError when some models' steps raised and the others' completed.
+        """
         ...
 
     def logits(self, index: int, x: torch.Tensor) -> torch.Tensor:
@@ -69,6 +72,15 @@ def autocast_context(device: torch.device, precision: str):
     return nullcontext()
 
 
+class LossStepError(Exception):
+    """Some losses' training steps raised (CUDA out of memory, say) while the others completed."""
+
+    def __init__(self, failures: dict[int, BaseException], losses: list[torch.Tensor]) -> None:
+        super().__init__("; ".join(f"loss {i}: {exc!r}" for i, exc in failures.items()))
+        self.failures = failures
+        self.losses = losses  # of the active losses that did not fail, in order
+
+
 class SeparateModels:
     def __init__(
         self,
@@ -100,16 +112,24 @@ class SeparateModels:
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, active: Sequence[int]) -> list[torch.Tensor]:
         results = []
+        failures: dict[int, BaseException] = {}
         x = self._layout(x)
         for i in active:
             optimizer = self.optimizers[i]
-            with autocast_context(self.device, self.precision):
-                logits = self.forwards[i](x)
-            loss = self.losses[i](logits, y).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            try:
+                with autocast_context(self.device, self.precision):
+                    logits = self.forwards[i](x)
+                loss = self.losses[i](logits, y).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            except Exception as exc:  # one model failing must not stop the others
+                optimizer.zero_grad(set_to_none=True)
+                failures[i] = exc
+                continue
             results.append(loss.detach())
+        if failures:
+            raise LossStepError(failures, results)
         return results
 
     def logits(self, index: int, x: torch.Tensor) -> torch.Tensor:

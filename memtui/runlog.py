@@ -37,6 +37,7 @@ SCHEMA_VERSION = 1
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
+ERROR_LOG = "error.log"  # tracebacks of failed steps and runs; displays show one line
 
 
 def default_run_dir(config: ExperimentConfig, runs_root: Path = Path("runs"),
@@ -154,6 +155,9 @@ class RunLogWriter:
             self._append({"epoch": event.epoch, "loss": event.loss, **_json_safe(event.values)})
         elif isinstance(event, LossDiverged):
             self._append({"epoch": event.epoch, "loss": event.loss, "diverged": event.reason})
+            if event.detail:
+                with (self.run_dir / ERROR_LOG).open("a", encoding="utf-8") as log:
+                    log.write(f"{event.loss}, epoch {event.epoch}:\n{event.detail}\n")
         elif isinstance(event, EpochEnded) and self._metrics is not None:
             os.fsync(self._metrics.fileno())
         elif isinstance(event, RunFinished):
@@ -164,7 +168,8 @@ class RunLogWriter:
                                 self.loss_labels, event.message)
             write_json_atomic(self.run_dir / SUMMARY_FILE, summary)
             if event.error:
-                (self.run_dir / "error.log").write_text(event.error, encoding="utf-8")
+                with (self.run_dir / ERROR_LOG).open("a", encoding="utf-8") as log:
+                    log.write(event.error)
 
     def _append(self, record: dict[str, Any]) -> None:
         self.records.append(record)

@@ -252,3 +252,32 @@ def test_an_error_in_training_fails_the_run_cleanly_with_a_checkpoint_to_resume_
 
     resume_in_process(run_dir)
     assert quality(run_dir) == quality(uninterrupted)
+
+
+def test_an_error_in_one_losss_step_stops_that_loss_only(tmp_path):
+    preset = write_preset(tmp_path, epochs=3)
+    run_dir = tmp_path / "run"
+    config = load_preset(str(preset)).model_copy(update={"out": run_dir, "backend": "separate"})
+    run_dir.mkdir()
+    engine = Engine(config, [RunLogWriter(run_dir)], run_dir=str(run_dir), checkpoint_dir=run_dir)
+    engine.prepare()
+    rll = engine.bank.losses[1]
+    calls = []
+
+    def out_of_memory_in_epoch_two(logits, target):
+        calls.append(1)
+        if len(calls) > 12:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return rll(logits, target)
+
+    engine.bank.losses[1] = out_of_memory_in_epoch_two
+    finished = engine.run()
+
+    assert finished.status == "completed"
+    run = read_run(run_dir)
+    assert [r["epoch"] for r in run.metrics_of("CE")] == [1, 2, 3]
+    assert [r["epoch"] for r in run.metrics_of("RLL")] == [1]
+    assert run.summary["losses"]["RLL"]["diverged"] == (
+        "step failed: RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+    assert "Traceback" in (run_dir / "error.log").read_text()
+    assert Checkpoint.load(run_dir).active == [0]
