@@ -38,11 +38,11 @@ from memtui.tui.widgets import EpochChart, HelpScreen, LossPane, OverlayView, Ru
 if TYPE_CHECKING:  # watching a run directory needs no torch
     from memtui.engine import Engine
 
-REFRESH_HZ = 4
+REFRESH_HZ = 1
 #: Charts (and the values tables beside them) redraw at most this often.
 CHART_INTERVAL_S = 1.0
 #: ...and less often when drawing them would take more than this share of the time.
-CHART_BUDGET = 0.03
+CHART_BUDGET = 0.02
 WATCH_POLL_S = 0.5
 #: Narrowest useful pane; more losses than fit side by side wrap into rows.
 MIN_PANE_WIDTH = 26

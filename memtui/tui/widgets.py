@@ -160,7 +160,9 @@ class RunHeader(Vertical):
         total = max(1, state.epochs_total)
         current = min(total, state.epochs_done + (0 if state.finished else 1))
         self._put("#epoch-label", f"epoch {current}/{state.epochs_total or '?'} ")
-        self.query_one("#progress", ProgressBar).update(progress=state.fraction_done)
+        # in steps of half a percent: finer moves are invisible but would each cost a frame
+        self.query_one("#progress", ProgressBar).update(
+            progress=round(state.fraction_done * 200) / 200)
         stats = f" {format_duration(state.elapsed())}  ETA {format_duration(state.eta())}  "
         speed = format_value("images_per_s", state.images_per_s)
         self._put("#run-stats", f"{stats}{speed} img/s ")

@@ -96,7 +96,7 @@ async def test_charts_redraw_at_most_once_an_interval_however_fast_epochs_arrive
     from memtui.tui.app import MemtuiApp
     from memtui.tui.widgets import LossPane
 
-    app = MemtuiApp(chart_interval=3600.0)
+    app = MemtuiApp(chart_interval=3600.0, refresh_hz=4)
     draws: list[str] = []
     async with app.run_test(size=(120, 36)) as pilot:
         stream = fake_events(epochs=30)
