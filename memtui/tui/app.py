@@ -104,15 +104,22 @@ class MemtuiApp(App[str]):
     # -- layout ----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield RunHeader(id="header")
-        yield Static(id="error-banner")
-        with ContentSwitcher(initial="panes", id="views"):
-            yield Container(id="panes")
-            yield OverlayView(id="overlay")
+        # Kept as attributes, not queried: app.query_one searches the active screen, which is
+        # the help screen while it is open, and the clock keeps ticking under it.
+        self.header = RunHeader(id="header")
+        self.banner = Static(id="error-banner")
+        self.views = ContentSwitcher(initial="panes", id="views")
+        self.grid = Container(id="panes")
+        self.overlay = OverlayView(id="overlay")
+        yield self.header
+        yield self.banner
+        with self.views:
+            yield self.grid
+            yield self.overlay
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#error-banner").display = False
+        self.banner.display = False
         self.set_interval(self.refresh_interval, self.flush)
         if self.source is not None:
             self.poll_source()
@@ -128,7 +135,7 @@ class MemtuiApp(App[str]):
     def relayout(self, size: Size | None = None) -> None:
         """Pick the grid's columns for the terminal size: as many panes side by side as fit,
         balanced over the rows; one chart per pane when the rows get too low for two."""
-        grid = self.query_one("#panes", Container)
+        grid = self.grid
         count = max(1, len(self.panes))
         width, height = size or self.size
         max_columns = max(1, min(count, width // MIN_PANE_WIDTH))
@@ -136,7 +143,7 @@ class MemtuiApp(App[str]):
         columns = math.ceil(count / rows)
         grid.styles.grid_size_columns = columns
         grid.styles.grid_size_rows = rows
-        header_rows = self.query_one("#header").outer_size.height or 2
+        header_rows = self.header.outer_size.height or 2
         pane_height = (height - header_rows - 1) // rows
         grid.set_class(pane_height < MIN_TWO_CHART_HEIGHT, "-compact")
 
@@ -188,7 +195,7 @@ class MemtuiApp(App[str]):
             self._finished(event)
 
     def _build_panes(self) -> None:
-        grid = self.query_one("#panes", Container)
+        grid = self.grid
         grid.remove_children()
         self.panes = {label: LossPane(loss, index)
                       for index, (label, loss) in enumerate(self.state.losses.items())}
@@ -202,7 +209,7 @@ class MemtuiApp(App[str]):
             if event.error and self.state.run_dir:
                 log = self._error_log(event.error)
                 where = f"; traceback in {log}" if log else ""
-            banner = self.query_one("#error-banner", Static)
+            banner = self.banner
             banner.update(f"run failed after {event.epochs_completed} epoch(s): "
                           f"{event.message}{where}")
             banner.display = True
@@ -244,7 +251,7 @@ class MemtuiApp(App[str]):
         """Redraw what changed: the header every tick (for its clock), the charts at most every
         ``chart_interval`` seconds, since a chart costs milliseconds of the GIL that training
         shares. ``force`` draws the charts now (a key press, so the user sees it at once)."""
-        self.query_one(RunHeader).show(
+        self.header.show(
             self.state, paused=self.paused, stopping=self.stopping,
             watching=self.source is not None)
         now = time.monotonic()
@@ -263,14 +270,14 @@ class MemtuiApp(App[str]):
                 pane.show()
             elif pane is not None:
                 self._dirty.add(label)  # not mounted yet: draw on the next tick
-        if self._overlay_dirty and self.query_one("#views", ContentSwitcher).current == "overlay":
+        if self._overlay_dirty and self.views.current == "overlay":
             self._overlay_dirty = False
-            self.query_one(OverlayView).show(self.state, self.overlay_metric)
+            self.overlay.show(self.state, self.overlay_metric)
 
     @property
     def pending_redraw(self) -> bool:
         """Whether changes wait for the next chart tick (tests wait on this)."""
-        overlay = self.query_one("#views", ContentSwitcher).current == "overlay"
+        overlay = self.views.current == "overlay"
         return bool(self._dirty - {HEADER}) or (overlay and self._overlay_dirty)
 
     @property
@@ -303,7 +310,7 @@ class MemtuiApp(App[str]):
         self.flush()
 
     def action_toggle_overlay(self) -> None:
-        switcher = self.query_one("#views", ContentSwitcher)
+        switcher = self.views
         switcher.current = "panes" if switcher.current == "overlay" else "overlay"
         self._overlay_dirty = True
         self.flush(force=True)
@@ -311,7 +318,7 @@ class MemtuiApp(App[str]):
     def action_next_metric(self) -> None:
         index = OVERLAY_METRICS.index(self.overlay_metric)
         self.overlay_metric = OVERLAY_METRICS[(index + 1) % len(OVERLAY_METRICS)]
-        switcher = self.query_one("#views", ContentSwitcher)
+        switcher = self.views
         if switcher.current != "overlay":
             switcher.current = "overlay"
         self._overlay_dirty = True
@@ -320,7 +327,7 @@ class MemtuiApp(App[str]):
         self.flush(force=True)
 
     def action_toggle_loss_chart(self) -> None:
-        self.query_one("#panes").toggle_class("-show-loss")
+        self.grid.toggle_class("-show-loss")
 
     def action_screenshot(self) -> None:
         folder = Path(self.state.run_dir) if self.state.run_dir else Path.cwd()

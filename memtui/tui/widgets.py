@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.markup import escape
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 from textual_plotext import PlotextPlot
@@ -308,7 +308,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         metrics = "\n".join(f"  [b]{m.title:<11}[/b] {m.help}" for m in METRICS.values())
-        with VerticalScroll(id="help"):
+        with Vertical(id="help"):
             yield Static(HELP_TEXT + metrics + "\n\n[dim]escape or ? closes this help[/dim]")
 
     def action_dismiss(self) -> None:  # type: ignore[override]

@@ -118,3 +118,23 @@ async def test_charts_redraw_at_most_once_an_interval_however_fast_epochs_arrive
         await pilot.press("o")  # a key draws at once
         assert sorted(draws) == ["CE", "MSE", "RLL"]
         assert not app.pending_redraw
+
+
+async def test_help_opens_over_a_ticking_view_and_closes():
+    from textual.widgets import Static
+
+    from memtui.tui.app import MemtuiApp
+    from memtui.tui.widgets import HelpScreen
+
+    app = MemtuiApp(refresh_hz=20)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.consume_all(fake_events(epochs=3))
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        help_text = str(app.screen.query_one(Static).content)
+        assert "pause / resume" in help_text
+        assert all(m.help in help_text for m in METRICS.values())
+        await pilot.pause(0.3)  # header ticks underneath keep working
+        assert "epoch 4/60" in str(app.header.query_one("#epoch-label").content)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
