@@ -167,23 +167,18 @@ def _has_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
-def choose_backend(requested: str, device: torch.device, has_conv: bool = False) -> str:
+def choose_backend(requested: str, device: torch.device) -> str:
     """``separate`` or ``fused`` for a config's ``backend`` on a device.
 
-    ``auto`` follows the measurements in docs/benchmarks.md (3 losses, batch 128):
-    - CUDA: separate. On an H200 the fused bank trained the CIFAR-10 CNN at 9,420 images/s
-      against 9,870 for separate models (fp32/TF32); both are bound by kernel launches there,
-      and vmap's grouped convolutions launch no fewer kernels than they save.
-    - CPU, MLP: fused. One batched matmul over the stacked weights trained MNIST at about 1.6x
-      the images/s of three separate models (2 shared cores).
-    - CPU, CNN: separate. Grouped convolutions ran slower than three plain ones
-      (17.3-18.5 s against 11.2-12.6 s per 3-model step of the CIFAR-10 CNN).
+    ``auto`` is separate models everywhere, from the measurements in docs/benchmarks.md (3 losses,
+    batch 128): on an H200 the fused bank trained the CIFAR-10 CNN at 9,420 images/s against
+    9,870 for separate models (both bound by kernel launches); on an idle 2-core CPU it trained
+    the MNIST MLP at 0.47x the images/s of separate models (vmap's batched matmuls run on fewer
+    cores at a time than three plain ones). The fused bank stays available, and exactly
+    equivalent, for devices where it measures faster.
     """
-    if requested in ("separate", "fused"):
-        return requested
-    if device.type == "cpu" and not has_conv:
-        return "fused"
-    return "separate"
+    del device  # one rule for every device we measured; kept so a future rule can use it
+    return "separate" if requested == "auto" else requested
 
 
 def build_bank(initial: nn.Module, losses: Sequence[PerSampleLoss], config) -> ModelBank:
@@ -196,7 +191,7 @@ def build_bank(initial: nn.Module, losses: Sequence[PerSampleLoss], config) -> M
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
     has_conv = _has_conv(initial)
-    backend = choose_backend(config.backend, device, has_conv)
+    backend = choose_backend(config.backend, device)
     if backend == "fused":
         from memtui.fused import FusedModels
 

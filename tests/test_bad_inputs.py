@@ -49,8 +49,10 @@ class Case:
     area: str
     what: str  # the bad input, as a user would describe it
     args: Callable[[Path, Path], list[str]]  # (tmp_path, a finished run dir) -> argv after `memtui`
-    expect: str  # a fragment the one-line answer must contain
+    expect: str  # a fragment of the one-line answer; for an accepted input, what happens instead
     setup: Callable[[Path, Path], None] | None = None
+    accepted: bool = False  # not an error at all: the command succeeds (exit 0)
+    check: Callable[[Path], None] | None = None  # what must hold of the run dir afterwards
 
 
 def preset_file(text: str) -> Callable[[Path, Path], list[str]]:
@@ -67,6 +69,21 @@ def run_args(*extra: str) -> Callable[[Path, Path], list[str]]:
 
 def resume_args(*extra: str) -> Callable[[Path, Path], list[str]]:
     return lambda _tmp, run: ["run", "--no-ui", "--resume", str(run), *extra]
+
+
+def on_run(command: str, *extra: str) -> Callable[[Path, Path], list[str]]:
+    return lambda _tmp, run: [command, str(run), *extra]
+
+
+def cut_last_line(_tmp: Path, run: Path) -> None:
+    """What a kill -9 in the middle of a write leaves: a last line without its end."""
+    metrics = run / "metrics.jsonl"
+    metrics.write_bytes(metrics.read_bytes() + b'{"epoch": 3, "loss": "CE", "train_')
+
+
+def every_line_whole(run: Path) -> None:
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines][-1] == 3
 
 
 def edit(path_in_run: str, content: bytes | None) -> Callable[[Path, Path], None]:
@@ -159,6 +176,35 @@ CASES = [
          "--epochs: the run has completed 2 epochs already"),
     Case("run dir", "resume with an override that changes the experiment",
          resume_args("--noise", "0.2"), "--noise cannot be combined with --resume"),
+    Case("run dir", "resume a run whose metrics.jsonl ends in a cut line (kill -9 mid-write)",
+         resume_args("--epochs", "3"), "the cut line is dropped and the run goes on from its "
+         "checkpoint", setup=cut_last_line, accepted=True, check=lambda run: every_line_whole(run)),
+    # -- run directories given to watch and report ----------------------------------------------
+    Case("watch", "a directory that does not exist",
+         lambda tmp, _run: ["watch", str(tmp / "missing")], "does not exist"),
+    Case("watch", "an empty directory",
+         lambda tmp, _run: (tmp.joinpath("empty").mkdir(), ["watch", str(tmp / "empty")])[1],
+         "is not a memtui run directory (no config.json)"),
+    Case("watch", "no argument, and no runs under ./runs", lambda _tmp, _run: ["watch"],
+         "no runs found under runs; start one with `memtui run`"),
+    Case("watch", "a run of a newer memtui", on_run("watch"), "written by a newer memtui",
+         setup=newer_schema("config.json")),
+    Case("report", "a directory that does not exist",
+         lambda tmp, _run: ["report", str(tmp / "missing")], "does not exist"),
+    Case("report", "a run without summary.json (still going, or killed)", on_run("report"),
+         "the run is still going or was killed before it finished; follow it with `memtui watch",
+         setup=edit("summary.json", None)),
+    Case("report", "a truncated summary.json", on_run("report"), "summary.json is not valid JSON",
+         setup=edit("summary.json", b'{"schema_version": 1, "status": "comp')),
+    Case("report", "a summary.json of a newer memtui", on_run("report"),
+         "written by a newer memtui", setup=newer_schema("summary.json")),
+    Case("report", "an unknown --format", on_run("report", "--format", "xml"),
+         "--format: unknown format 'xml'; valid: table, markdown, csv, json"),
+    Case("report", "--plot to an unsupported file type", on_run("report", "--plot", "curves.gif"),
+         "--plot: cannot draw 'curves.gif'; give a file ending in .svg or .png"),
+    Case("report", "a run whose metrics.jsonl ends in a cut line (kill -9 mid-write)",
+         on_run("report", "--format", "csv"), "the cut line is ignored; the whole lines are reported",
+         setup=cut_last_line, accepted=True),
 ]
 
 
@@ -195,7 +241,11 @@ def run_case(case: Case, tmp_path: Path, finished_run: Path, capsys, monkeypatch
     return code, stderr, before, fingerprint(run)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.what for c in CASES])
+REFUSED = [c for c in CASES if not c.accepted]
+ACCEPTED = [c for c in CASES if c.accepted]
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[f"{c.area}: {c.what}" for c in REFUSED])
 def test_bad_input_gets_one_clear_line_exit_2_and_loses_nothing(case, tmp_path, finished_run,
                                                               capsys, monkeypatch):
     code, stderr, before, after = run_case(case, tmp_path, finished_run, capsys, monkeypatch)
@@ -206,6 +256,15 @@ def test_bad_input_gets_one_clear_line_exit_2_and_loses_nothing(case, tmp_path, 
     assert "Traceback" not in stderr
     assert before == after, "an existing run directory must not change"
     assert not (tmp_path / "out").exists(), "a refused run leaves no directory behind"
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=[f"{c.area}: {c.what}" for c in ACCEPTED])
+def test_damage_a_kill_can_do_is_not_an_error(case, tmp_path, finished_run, capsys, monkeypatch):
+    code, stderr, _, _ = run_case(case, tmp_path, finished_run, capsys, monkeypatch)
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    if case.check:
+        case.check(tmp_path / "run")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -231,14 +290,20 @@ def render_catalogue(rows: list[tuple[Case, str]]) -> str:
     ]
     for case, message in rows:
         escaped = message.replace("|", "\\|")
-        lines.append(f"| {case.area} | {case.what} | `{escaped}` |")
+        if case.accepted:
+            answer = f"accepted (exit 0): {case.expect}"
+        elif "`" in escaped:
+            answer = f"`` {escaped} ``"  # the message quotes a command
+        else:
+            answer = f"`{escaped}`"
+        lines.append(f"| {case.area} | {case.what} | {answer} |")
     lines += [
         "",
         "Also checked elsewhere: a `--device cuda` request on a machine without CUDA "
         "(`tests/test_bad_inputs.py`), a truncated last line of metrics.jsonl, which readers skip "
-        "as a write in progress (`tests/test_runlog.py`), random preset documents (the property "
-        "tests in the same file), and the run-directory errors of `memtui watch` and `memtui report` "
-        "(their own tests).",
+        "as a write in progress while a run is followed (`tests/test_runlog.py`, "
+        "`tests/tui/test_watch.py`), and random preset documents (the property tests in the same "
+        "file: the loader never raises anything but its own config error).",
         "",
     ]
     return "\n".join(lines)

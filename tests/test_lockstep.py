@@ -43,13 +43,11 @@ def test_an_explicit_backend_is_always_honoured(requested):
     assert choose_backend(requested, torch.device("cuda")) == requested
 
 
-def test_auto_follows_the_measured_rule():
-    # docs/benchmarks.md: fused wins for MLPs on the CPU; separate wins for CNNs on the CPU
-    # (grouped convolutions) and for everything measured on CUDA.
-    assert choose_backend("auto", CPU, has_conv=False) == "fused"
-    assert choose_backend("auto", CPU, has_conv=True) == "separate"
-    assert choose_backend("auto", torch.device("cuda"), has_conv=False) == "separate"
-    assert choose_backend("auto", torch.device("cuda"), has_conv=True) == "separate"
+def test_auto_picks_separate_models_which_measured_faster_on_every_device():
+    # docs/benchmarks.md: separate beat fused on an idle 2-core CPU (MNIST MLP, 2.1x) and on an
+    # H200 (CIFAR-10 CNN, 1.05x).
+    assert choose_backend("auto", CPU) == "separate"
+    assert choose_backend("auto", torch.device("cuda")) == "separate"
 
 
 @pytest.mark.parametrize(("backend", "kind"), [("separate", SeparateModels),
