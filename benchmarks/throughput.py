@@ -49,7 +49,8 @@ WORKLOADS = {
     "cifar10-random": {"cpu": {"subset": 64, "test_subset": 64},
                        "cuda": {"subset": None, "test_subset": None}},
 }
-DEFAULT_DATA_DIR = os.environ.get("MEMTUI_SHARED_DATA", "/work/shared/data")
+DEFAULT_DATA_DIR = os.environ.get(
+    "MEMTUI_SHARED_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ The file is written to a temporary name and renamed, so a kill leaves the previo
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ class Checkpoint:
     noisy_labels: torch.Tensor  # cpu int64: the corrupted labels the run trained on
     rng: torch.Tensor  # torch's CPU generator state (dropout-free models ignore it; kept anyway)
     cuda_rng: list[torch.Tensor] | None = None
+    stopped: dict[str, str] = field(default_factory=dict)  # loss label -> why it stopped training
 
     def save(self, run_dir: Path) -> Path:
         path = Path(run_dir) / CHECKPOINT_FILE

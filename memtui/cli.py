@@ -1,4 +1,4 @@
-"""The `memtui` command line: run, presets (and show)."""
+"""The `memtui` command line: run, watch, report, presets (and presets show)."""
 
 from __future__ import annotations
 
@@ -60,16 +60,15 @@ def resolve_config(
 
 
 @contextmanager
-def stop_on_signals(request_stop):
+def stop_on_signals(control):
     """SIGINT, SIGTERM and SIGHUP (an SSH session closing) ask the run to stop after the current
-    batch; a second SIGINT interrupts at once."""
+    batch; a second SIGINT interrupts at once, unless the run is already writing its summary."""
     previous = {}
 
     def handler(signum, _frame):
-        if signum == signal.SIGINT and getattr(handler, "asked", False):
+        if signum == signal.SIGINT and control.stop_requested and not control.finishing:
             raise KeyboardInterrupt
-        handler.asked = True
-        request_stop()
+        control.request_stop()
 
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
@@ -166,6 +165,9 @@ def resume_config(run_dir: Path, epochs: int | None, device: str | None, data_di
     if epochs is None and done >= config.epochs:
         raise ConfigError(f"the run in {run_dir} completed all {config.epochs} epochs; pass "
                           f"--epochs N with N > {config.epochs} to extend it")
+    if epochs not in (None, config.epochs) and config.schedule.kind == "cosine":
+        raise ConfigError("--epochs cannot extend a run with a cosine schedule: its learning rate "
+                          f"was annealed to 0 over {config.epochs} epochs; start a new run instead")
     config = apply_overrides(config, {"epochs": epochs, "device": device,
                                       "data.data_dir": data_dir})
     return config, checkpoint
@@ -180,7 +182,7 @@ def train(engine, writer, use_ui: bool) -> str:
     from memtui.headless import HeadlessReporter
 
     engine.sinks.append(HeadlessReporter())
-    with stop_on_signals(engine.control.request_stop):
+    with stop_on_signals(engine.control):
         finished = engine.run()
     if finished.status == "failed" and finished.error:
         print(finished.error, file=sys.stderr)

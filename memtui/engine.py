@@ -49,6 +49,9 @@ class RunControl:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        # Set once the run writes its checkpoint and summary: from then on an impatient second
+        # ctrl+c must not interrupt, or the summary would be lost.
+        self.finishing = False
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -199,6 +202,7 @@ class Engine:
                               "its subset changed since the run started, so it cannot be resumed")
         self.bank.load_state_dict(checkpoint.bank)
         self.active = list(checkpoint.active)
+        self._stopped = dict(checkpoint.stopped)
         self.epochs_completed = checkpoint.epochs_completed
         torch.set_rng_state(checkpoint.rng.cpu())
         if checkpoint.cuda_rng is not None and torch.cuda.is_available():
@@ -212,6 +216,7 @@ class Engine:
             epochs_completed=self.epochs_completed,
             bank=copy.deepcopy(self.bank.state_dict()),
             active=list(self.active),
+            stopped=dict(self._stopped),
             noisy_labels=self.data.labels.noisy.cpu(),
             rng=torch.get_rng_state(),
             cuda_rng=torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
@@ -229,8 +234,15 @@ class Engine:
     # -- the run ---------------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        for sink in self.sinks:
-            sink.handle(event)
+        for sink in list(self.sinks):
+            try:
+                sink.handle(event)
+            except Exception:
+                if getattr(sink, "critical", False):
+                    raise
+                # A display that broke (stderr gone with a closed SSH session) must not end the
+                # training it displays; the run log goes on.
+                self.sinks.remove(sink)
 
     def run(self) -> RunFinished:
         """Train to the end or to a stop request; always ends with a RunFinished event."""
@@ -248,28 +260,27 @@ class Engine:
                 first_epoch=self.epochs_completed + 1,
             ))
             for epoch in range(self.epochs_completed + 1, self.config.epochs + 1):
-                if not self.active:
-                    break
-                if not self._train_and_measure(epoch):
-                    break
+                if not self._train_and_measure(epoch) or not self.active:
+                    break  # stopped mid-epoch, or nothing left to train: keep the last boundary
                 if self.checkpoint_dir is not None:
                     self._boundary = self._snapshot()
                     if epoch % self.config.checkpoint_every == 0:
                         self._save_checkpoint()
-            if self.control.stop_requested:
-                finished = RunFinished("stopped", self.epochs_completed, "stopped on request")
-            elif not self.active:
+            if not self.active:
                 reasons = "; ".join(f"{label}: {reason}" for label, reason in self._stopped.items())
                 finished = RunFinished("failed", self.epochs_completed,
                                        f"every loss diverged or failed ({reasons})",
                                        error="".join(self._tracebacks) or None)
-            else:
+            elif self.epochs_completed < self.config.epochs:
+                finished = RunFinished("stopped", self.epochs_completed, "stopped on request")
+            else:  # a stop asked for after the last epoch changes nothing
                 finished = RunFinished("completed", self.epochs_completed)
         except KeyboardInterrupt:
             finished = RunFinished("stopped", self.epochs_completed, "interrupted")
         except Exception as exc:  # reported through the event, so the run log still gets a summary
             finished = RunFinished("failed", self.epochs_completed, f"{type(exc).__name__}: {exc}",
                                    error=traceback.format_exc())
+        self.control.finishing = True
         try:
             self._save_checkpoint()
         except Exception as exc:  # a full disk must not also lose the summary

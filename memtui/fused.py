@@ -105,8 +105,17 @@ class FusedModels:
                 if torch.is_tensor(value) and value.shape == p.shape:
                     yield p, key, value
 
+    def _frozen_index(self, frozen: list[int]) -> torch.Tensor:
+        """The index tensor of the frozen models, made once per change: building it from a list
+        on every step would be a host-to-device copy, and a sync, per step."""
+        key = tuple(frozen)
+        if getattr(self, "_frozen_key", None) != key:
+            self._frozen_key = key
+            self._frozen_idx = torch.tensor(frozen, device=self.device)
+        return self._frozen_idx
+
     def _save(self, frozen: list[int]) -> dict[str, Any]:
-        idx = torch.tensor(frozen, device=self.device)
+        idx = self._frozen_index(frozen)
         return {
             "params": [p.detach()[idx].clone() for p in self.params.values()],
             "buffers": [b[idx].clone() for b in self.buffers.values()],
@@ -115,7 +124,7 @@ class FusedModels:
 
     @torch.no_grad()
     def _restore(self, frozen: list[int], saved: dict[str, Any]) -> None:
-        idx = torch.tensor(frozen, device=self.device)
+        idx = self._frozen_index(frozen)
         for p, value in zip(self.params.values(), saved["params"]):
             p[idx] = value
         for b, value in zip(self.buffers.values(), saved["buffers"]):

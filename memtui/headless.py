@@ -83,13 +83,13 @@ class HeadlessReporter:
         self.width = max(4, min(room, max(len(info.label) for info in event.losses)))
         corruption = cfg["corruption"]
         self.console.print(
-            f"[bold]memtui[/] {cfg['name']}: {cfg['data']['dataset']} ({event.num_train:,} train, "
+            f"[bold]memtui[/] {escape(cfg['name'])}: {cfg['data']['dataset']} ({event.num_train:,} train, "
             f"{event.num_test:,} test), {corruption['labels']} labels at {corruption['noise']:.0%} "
             f"({event.num_corrupted:,} corrupted), {cfg['model']['arch']}, "
             f"{escape(', '.join(self.symmetric))} on {event.device}"
         )
         if event.run_dir:
-            self.console.print(f"run directory: {event.run_dir}")
+            self.console.print(f"run directory: {event.run_dir}", markup=False)
         header = f"{'epoch':>5}  {'loss':<{self.width}}" + "".join(
             f" {METRICS[m].title:>{CELL - 1}}" for m in EPOCH_COLUMNS)
         self.console.print(header, style="dim", highlight=False)
@@ -129,4 +129,5 @@ class HeadlessReporter:
                           *(format_value(m, values.get(m)) for m in SUMMARY_COLUMNS), best_text)
         self.console.print(table)
         if event.message and event.status != "completed":
-            self.console.print(f"[{STATUS_STYLE.get(event.status, '')}]{event.message}[/]")
+            self.console.print(event.message, style=STATUS_STYLE.get(event.status, ""), markup=False,
+                               highlight=False)

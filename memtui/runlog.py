@@ -123,10 +123,9 @@ class RunLogWriter:
         self.loss_labels: list[str] = []
         self.resume_after = resume_after
         self._metrics = None
-        if resume_after is not None:
-            records, _ = read_metrics(self.run_dir / METRICS_FILE)
-            self.records = [r for r in records if r.get("epoch", 0) <= resume_after]
-            _write_lines_atomic(self.run_dir / METRICS_FILE, self.records)
+
+    #: The run log failing (a full disk, say) must fail the run; a display failing must not.
+    critical = True
 
     def handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -143,6 +142,11 @@ class RunLogWriter:
                 "started": now,
             }
             if self.resume_after is not None:
+                # Only now, with the engine restored and running, are later epochs dropped: a
+                # resume that fails before this point leaves the directory as it was.
+                records, _ = read_metrics(self.run_dir / METRICS_FILE)
+                self.records = [r for r in records if r.get("epoch", 0) <= self.resume_after]
+                _write_lines_atomic(self.run_dir / METRICS_FILE, self.records)
                 previous = _read_json(self.run_dir / CONFIG_FILE)
                 meta["started"] = previous.get("started", now)
                 meta["resumed"] = [*previous.get("resumed", []),

@@ -174,6 +174,10 @@ CASES = [
          "completed all 2 epochs; pass --epochs N with N > 2"),
     Case("run dir", "resume with fewer epochs than done", resume_args("--epochs", "1"),
          "--epochs: the run has completed 2 epochs already"),
+    Case("run dir", "extend a run whose learning rate followed a cosine schedule",
+         resume_args("--epochs", "5"), "--epochs cannot extend a run with a cosine schedule",
+         setup=lambda _tmp, run: (run / "config.json").write_text(
+             (run / "config.json").read_text().replace('"kind": "constant"', '"kind": "cosine"'))),
     Case("run dir", "resume with an override that changes the experiment",
          resume_args("--noise", "0.2"), "--noise cannot be combined with --resume"),
     Case("run dir", "resume a run whose metrics.jsonl ends in a cut line (kill -9 mid-write)",
@@ -213,6 +217,7 @@ def finished_run(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("finished") / "run"
     path.mkdir()
     config = load_preset("demo").model_copy(update={"epochs": 2, "out": path})
+    config.schedule.kind = "constant"  # so that --epochs may extend it
     config = config.model_copy(update={"data": config.data.model_copy(update={"subset": 300})})
     Engine(config, [RunLogWriter(path)], run_dir=str(path), checkpoint_dir=path).run()
     return path

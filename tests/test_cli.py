@@ -20,7 +20,7 @@ import pytest
 import tomli_w
 from typer.testing import CliRunner
 
-from conftest import tiny_document
+from helpers import tiny_document
 from memtui import cli
 from memtui.config import shipped_presets
 

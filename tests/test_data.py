@@ -15,7 +15,7 @@ import pytest
 import torch
 from torchvision.io import write_jpeg
 
-from conftest import SHARED_DATA
+from helpers import SHARED_DATA
 from memtui.data import DATASETS, DataSplit, channel_stats, load, take_subset
 from memtui.errors import DataError
 

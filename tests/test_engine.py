@@ -15,7 +15,7 @@ import threading
 import pytest
 import torch
 
-from conftest import Recorder
+from helpers import Recorder
 
 from memtui.engine import Engine, RunControl, batch_slices, epoch_permutation
 from memtui.events import (
@@ -292,3 +292,13 @@ def test_an_unexpected_error_during_the_run_finishes_it_as_failed_with_the_trace
     assert "Traceback" in finished.error
     assert recorder.events[-1] == finished
 
+
+
+def test_a_display_that_breaks_is_dropped_and_training_goes_on(tiny_config, recorder):
+    class ClosedTerminal:  # stderr gone with the SSH session that showed it
+        def handle(self, event) -> None:
+            raise OSError(5, "Input/output error")
+
+    _, finished = run_engine(tiny_config(epochs=2), ClosedTerminal(), recorder)
+    assert finished.status == "completed"
+    assert recorder.events[-1] == finished

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import Recorder
+from helpers import Recorder
 
 from memtui.config import OptimizerConfig, ScheduleConfig
 from memtui.engine import Engine

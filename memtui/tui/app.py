@@ -24,11 +24,13 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.content import Content
 from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Static
 from textual.worker import Worker, WorkerState
 
+from memtui.errors import MemtuiError
 from memtui.events import Event, LossDiverged, RunFinished, RunStarted
 from memtui.metrics import METRICS
 from memtui.tui.sources import ForwardingSink, RunDirSource
@@ -122,8 +124,8 @@ class MemtuiApp(App[str]):
         self.banner.display = False
         self.set_interval(self.refresh_interval, self.flush)
         if self.source is not None:
+            self.poll_timer = self.set_interval(self.poll_s, self.poll_source)
             self.poll_source()
-            self.set_interval(self.poll_s, self.poll_source)
         if self.engine is not None:
             self.engine.sinks.append(ForwardingSink(lambda event: self.post_message(RunEvent(event))))
             self._worker = self.train()
@@ -170,7 +172,14 @@ class MemtuiApp(App[str]):
 
     def poll_source(self) -> None:
         assert self.source is not None
-        self.consume_all(self.source.poll())
+        try:
+            events = self.source.poll()
+        except MemtuiError as exc:  # e.g. the file was rewritten under us by a --resume
+            self.poll_timer.stop()
+            self.banner.update(Content(f"cannot follow the run any more: {exc}"))
+            self.banner.display = True
+            return
+        self.consume_all(events)
         if self.source.finished and self.state.ended_at is None:
             self.state.ended_at = self.source.ended_at
 
@@ -190,7 +199,8 @@ class MemtuiApp(App[str]):
             self._build_panes()
         elif isinstance(event, LossDiverged):
             self.notify(f"{event.loss} diverged in epoch {event.epoch}: {event.reason}; the other "
-                        "losses go on", title="loss diverged", severity="warning", timeout=10)
+                        "losses go on", title="loss diverged", severity="warning", timeout=10,
+                        markup=False)
         elif isinstance(event, RunFinished):
             self._finished(event)
 
@@ -210,11 +220,12 @@ class MemtuiApp(App[str]):
                 log = self._error_log(event.error)
                 where = f"; traceback in {log}" if log else ""
             banner = self.banner
-            banner.update(f"run failed after {event.epochs_completed} epoch(s): "
-                          f"{event.message}{where}")
+            # Content, not markup: an exception's text may hold brackets ("[Errno 28] ...").
+            banner.update(Content(f"run failed after {event.epochs_completed} epoch(s): "
+                                  f"{event.message}{where}"))
             banner.display = True
             self.notify(f"{event.message}{where}", title="training failed", severity="error",
-                        timeout=30)
+                        timeout=30, markup=False)
         elif event.status == "stopped":
             self.notify(f"stopped after {event.epochs_completed} epoch(s); summary written",
                         title="run stopped", severity="warning")

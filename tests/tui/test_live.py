@@ -126,6 +126,8 @@ class SinkFailure(Exception):
 
 
 class FailingSink:
+    critical = True  # like the run log: its failure must fail the run (a display's would not)
+
     def handle(self, event) -> None:
         if type(event).__name__ == "EpochMetrics":
             raise SinkFailure("the sink broke")
