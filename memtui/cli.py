@@ -85,7 +85,7 @@ def stop_on_signals(control):
 def run(
     preset: Annotated[Optional[str], typer.Option(
         "--preset", "-p", help="A shipped preset name (see `memtui presets`) or a path to a .toml "
-        f"file.  [default: {DEFAULT_PRESET}]", show_default=False)] = None,
+        f"file (default: {DEFAULT_PRESET}).", show_default=False)] = None,
     no_ui: Annotated[bool, typer.Option(
         "--no-ui", help="Run headless: progress and a table per epoch on stderr. Implied when "
         "stdout is not a terminal.")] = False,
