@@ -5,13 +5,16 @@ Each round trains the preset
     runs it, so the only difference to the next is the app;
   - "UI": under the Textual app running headless (run_test, 160x48: every widget is laid out and
     rendered as in a terminal, only the final write to a tty is skipped);
-  - with --main-thread also "main": the engine in the main thread, as `memtui run --no-ui` runs
-    it. Torch's OpenMP threads behave differently there (see the closing note it prints).
 and compares the engine's own images/s (training images per second of each epoch, evaluation
 excluded) and the wall time of the whole run. Rounds rotate the order so drift on a shared
 machine hits every side.
 
-    .venv/bin/python benchmarks/ui_overhead.py [--preset demo] [--epochs 10] [--rounds 6] [--main-thread]
+    .venv/bin/python benchmarks/ui_overhead.py [--preset demo] [--epochs 10] [--rounds 6]
+
+Both sides prepare the engine as `memtui run` does for the live view: the main thread with one
+torch thread, training in the worker with the machine's count (see memtui/cli.py). The main
+thread never trains here: once it has run torch with two threads, OpenMP's idle pool of the main
+thread halves the speed of any worker thread's training on two cores.
 """
 
 from __future__ import annotations
@@ -24,11 +27,15 @@ import threading
 import time
 from pathlib import Path
 
+import torch
+
 from memtui.config import apply_overrides, load_preset
 from memtui.engine import Engine
 from memtui.events import EpochMetrics
 from memtui.runlog import RunLogWriter, create_run_dir
 from memtui.tui.app import MemtuiApp
+
+THREADS = torch.get_num_threads()  # before anything lowers the main thread's count
 
 
 class Speeds:
@@ -50,7 +57,8 @@ class Speeds:
 def make_engine(config, run_dir: Path, speeds: Speeds) -> Engine:
     create_run_dir(run_dir)
     engine = Engine(apply_overrides(config, {"out": run_dir}),
-                    [RunLogWriter(run_dir), speeds], run_dir=str(run_dir))
+                    [RunLogWriter(run_dir), speeds], run_dir=str(run_dir), threads=THREADS)
+    torch.set_num_threads(1)
     engine.prepare()
     return engine
 
@@ -62,14 +70,6 @@ def without_ui(config, run_dir: Path) -> tuple[float, float]:
     thread = threading.Thread(target=engine.run, name="engine")
     thread.start()
     thread.join()
-    return speeds.median(), time.perf_counter() - start
-
-
-def main_thread(config, run_dir: Path) -> tuple[float, float]:
-    speeds = Speeds()
-    engine = make_engine(config, run_dir, speeds)
-    start = time.perf_counter()
-    engine.run()
     return speeds.median(), time.perf_counter() - start
 
 
@@ -103,14 +103,10 @@ def main() -> None:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--main-thread", action="store_true",
-                        help="also time the engine in the main thread (memtui run --no-ui)")
     args = parser.parse_args()
     config = apply_overrides(load_preset(args.preset), {"epochs": args.epochs})
 
     sides = [("no UI", without_ui), ("UI", with_ui)]
-    if args.main_thread:
-        sides.append(("main", main_thread))
     results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in sides}
     with tempfile.TemporaryDirectory(prefix="memtui-bench-") as tmp:
         for round_ in range(args.rounds):

@@ -153,8 +153,10 @@ def batch_slices(n: int, batch_size: int) -> list[slice]:
 class Engine:
     def __init__(self, config: ExperimentConfig, sinks: Sequence[Sink] = (),
                  control: RunControl | None = None, run_dir: str = "",
-                 checkpoint_dir: Path | None = None) -> None:
+                 checkpoint_dir: Path | None = None, threads: int | None = None) -> None:
         self.config = config
+        # CPU threads for training, set in the thread that runs it (OpenMP's count is per thread).
+        self.threads = threads
         self.sinks = list(sinks)
         self.control = control or RunControl()
         self.run_dir = run_dir
@@ -246,6 +248,8 @@ class Engine:
 
     def run(self) -> RunFinished:
         """Train to the end or to a stop request; always ends with a RunFinished event."""
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
         try:
             self.prepare()
             assert self.data is not None and self.device is not None

@@ -302,3 +302,20 @@ def test_a_display_that_breaks_is_dropped_and_training_goes_on(tiny_config, reco
     _, finished = run_engine(tiny_config(epochs=2), ClosedTerminal(), recorder)
     assert finished.status == "completed"
     assert recorder.events[-1] == finished
+
+
+def test_the_engine_sets_its_cpu_threads_in_the_thread_that_trains(tiny_config):
+    # OpenMP's thread count is per thread: the UI's worker must get the count, not the main thread.
+    import threading
+
+    seen = []
+
+    class ThreadCount:
+        def handle(self, event) -> None:
+            seen.append(torch.get_num_threads())
+
+    engine = Engine(tiny_config(epochs=1), [ThreadCount()], threads=2)
+    worker = threading.Thread(target=lambda: (torch.set_num_threads(1), engine.run()))
+    worker.start()
+    worker.join()
+    assert seen and set(seen) == {2}
