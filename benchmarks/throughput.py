@@ -74,7 +74,8 @@ def peak_rss_mib() -> float | None:
 
 
 def make_config(spec: dict):
-    from memtui.config import apply_overrides, load_preset, parse_losses
+    from memtui.config import apply_overrides, load_preset
+    from memtui.overrides import parse_losses
 
     config = load_preset(spec["preset"])
     overrides = {
@@ -100,10 +101,13 @@ def sync(device) -> None:
 
 
 def row_engine(spec: dict) -> dict:
-    from memtui.engine import Engine
+    import tempfile
+
     from memtui.events import EpochMetrics, RunFinished
+    from memtui.session import start_run
 
     class Collect:
+        critical = False
         def __init__(self) -> None:
             self.epochs: dict[int, dict] = {}
             self.finished = None
@@ -114,11 +118,13 @@ def row_engine(spec: dict) -> dict:
             elif isinstance(event, RunFinished):
                 self.finished = event
 
-    config = make_config(spec)
     collect = Collect()
-    engine = Engine(config, [collect])
-    engine.prepare()
-    engine.run()
+    with tempfile.TemporaryDirectory(prefix="memtui-bench-") as tmp:
+        # as `memtui run` trains it: run log, checkpoints and all
+        config = make_config(spec).model_copy(update={"out": Path(tmp) / "run"})
+        run = start_run(config, sinks=[collect])
+        run.execute()
+    engine = run.engine
     if collect.finished is None or collect.finished.status != "completed":
         raise RuntimeError(f"engine run did not complete: {collect.finished}")
     timed = [v for epoch, v in sorted(collect.epochs.items()) if epoch > 1]
@@ -132,10 +138,11 @@ def row_bare(spec: dict) -> dict:
     import torch
 
     from memtui import data as data_module
-    from memtui.engine import batch_slices, prepare_data, resolve_device
-    from memtui.lockstep import autocast_context, make_optimizer
+    from memtui.bank.optim import autocast_context, make_optimizer
+    from memtui.device import resolve_device
     from memtui.losses import REGISTRY
     from memtui.models import build_model
+    from memtui.prepare import batch_slices, prepare_data
 
     config = make_config(spec)
     device = resolve_device(config.device)
@@ -157,7 +164,7 @@ def row_bare(spec: dict) -> dict:
     n = len(data.train_x)
     slices = batch_slices(n, config.batch_size)
     times = []
-    for epoch in range(config.epochs):
+    for _ in range(config.epochs):
         order = torch.randperm(n, device=device)
         sync(device)
         start = time.perf_counter()
@@ -245,8 +252,8 @@ def row_reference(spec: dict) -> dict:
     import torch
     from torch.utils.data import DataLoader
 
-    from memtui.engine import resolve_device
-    from memtui.lockstep import make_optimizer
+    from memtui.bank.optim import make_optimizer
+    from memtui.device import resolve_device
     from memtui.losses import REGISTRY
     from memtui.models import build_model
 

@@ -12,7 +12,7 @@ machine hits every side.
     .venv/bin/python benchmarks/ui_overhead.py [--preset demo] [--epochs 10] [--rounds 6]
 
 Both sides prepare the engine as `memtui run` does for the live view: the main thread with one
-torch thread, training in the worker with the machine's count (see memtui/cli.py). The main
+torch thread, training in the worker with the machine's count (see memtui/session.py). The main
 thread never trains here: once it has run torch with two threads, OpenMP's idle pool of the main
 thread halves the speed of any worker thread's training on two cores.
 """
@@ -30,16 +30,17 @@ from pathlib import Path
 import torch
 
 from memtui.config import apply_overrides, load_preset
-from memtui.engine import Engine
 from memtui.events import EpochMetrics
-from memtui.runlog import RunLogWriter, create_run_dir
+from memtui.session import Run, start_run
 from memtui.tui.app import MemtuiApp
+from memtui.tui.sources import LiveSource
 
 THREADS = torch.get_num_threads()  # before anything lowers the main thread's count
 
 
 class Speeds:
     """A sink keeping each epoch's images/s (one value per epoch: every loss reports the same)."""
+    critical = False
 
     def __init__(self) -> None:
         self.per_epoch: dict[int, float] = {}
@@ -54,20 +55,15 @@ class Speeds:
         return statistics.median(values or list(self.per_epoch.values()))
 
 
-def make_engine(config, run_dir: Path, speeds: Speeds) -> Engine:
-    create_run_dir(run_dir)
-    engine = Engine(apply_overrides(config, {"out": run_dir}),
-                    [RunLogWriter(run_dir), speeds], run_dir=str(run_dir), threads=THREADS)
-    torch.set_num_threads(1)
-    engine.prepare()
-    return engine
+def make_run(config, run_dir: Path, speeds: Speeds) -> Run:
+    return start_run(apply_overrides(config, {"out": run_dir}), sinks=[speeds], threads=THREADS)
 
 
 def without_ui(config, run_dir: Path) -> tuple[float, float]:
     speeds = Speeds()
-    engine = make_engine(config, run_dir, speeds)
+    run = make_run(config, run_dir, speeds)
     start = time.perf_counter()
-    thread = threading.Thread(target=engine.run, name="engine")
+    thread = threading.Thread(target=run.execute, name="engine")
     thread.start()
     thread.join()
     return speeds.median(), time.perf_counter() - start
@@ -75,15 +71,15 @@ def without_ui(config, run_dir: Path) -> tuple[float, float]:
 
 def with_ui(config, run_dir: Path) -> tuple[float, float]:
     speeds = Speeds()
-    engine = make_engine(config, run_dir, speeds)
+    source = LiveSource(make_run(config, run_dir, speeds))
 
     async def drive() -> float:
-        app = MemtuiApp(engine=engine)
+        app = MemtuiApp(source)
         async with app.run_test(size=(160, 48)) as pilot:
             start, cpu = time.perf_counter(), time.thread_time()
             # not pilot.pause() in a loop: each call makes every widget answer a callback, load
             # that a terminal user never adds
-            await asyncio.to_thread(app.engine_done.wait)
+            await asyncio.to_thread(source.done.wait)
             wall = time.perf_counter() - start
             UI_CPU.append((time.thread_time() - cpu, wall))
             await pilot.press("q")

@@ -1,19 +1,19 @@
 """Resumable checkpoints: the state of every loss's model, optimiser and schedule at an epoch
 boundary, plus what is needed to check that a resumed run sees the same corrupted data.
 
-Batch order needs no saved state: it is a function of (seed, epoch) (engine.epoch_permutation).
+Batch order needs no saved state: it is a function of (seed, epoch) (memtui.prepare.epoch_permutation).
 The file is written to a temporary name and renamed, so a kill leaves the previous checkpoint.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from memtui.atomic import atomic_write
 from memtui.errors import RunDirError
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -32,13 +32,9 @@ class Checkpoint:
 
     def save(self, run_dir: Path) -> Path:
         path = Path(run_dir) / CHECKPOINT_FILE
-        tmp = path.with_name(path.name + ".tmp")
         payload = {"version": CHECKPOINT_VERSION, **self.__dict__}
-        with tmp.open("wb") as fh:
+        with atomic_write(path, "wb") as fh:
             torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
         return path
 
     @classmethod

@@ -1,25 +1,21 @@
-"""The `memtui` command line: run, watch, report, presets (and presets show)."""
+"""The `memtui` command line: run, watch, report, presets (and presets show).
+
+Commands import what they need when they run, so `memtui --help`, `presets`, `watch` and
+`report` start without torch; the run itself is put together by memtui.session.
+"""
 
 from __future__ import annotations
 
-import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from memtui.config import (
-    DEFAULT_PRESET,
-    ExperimentConfig,
-    apply_overrides,
-    load_preset,
-    parse_losses,
-    shipped_presets,
-    to_toml,
-)
 from memtui.errors import ConfigError, MemtuiError
+from memtui.overrides import BY_PARAM, allowed_with_resume, refused_with_resume, to_fields
+from memtui.presets import DEFAULT_PRESET
+from memtui.report import ReportFormat
 
 app = typer.Typer(
     name="memtui",
@@ -35,50 +31,10 @@ app.add_typer(presets_app, name="presets")
 EXIT_STATUS = {"completed": 0, "failed": 1, "stopped": 130}
 
 
-def resolve_config(
-    preset: str,
-    epochs: int | None = None,
-    losses: str | None = None,
-    noise: float | None = None,
-    seed: int | None = None,
-    device: str | None = None,
-    data_dir: Path | None = None,
-    subset: int | None = None,
-    out: Path | None = None,
-) -> ExperimentConfig:
-    config = load_preset(preset)
-    return apply_overrides(config, {
-        "epochs": epochs,
-        "losses": parse_losses(losses) if losses is not None else None,
-        "corruption.noise": noise,
-        "seed": seed,
-        "device": device,
-        "data.data_dir": data_dir,
-        "data.subset": subset,
-        "out": out,
-    })
-
-
-@contextmanager
-def stop_on_signals(control):
-    """SIGINT, SIGTERM and SIGHUP (an SSH session closing) ask the run to stop after the current
-    batch; a second SIGINT interrupts at once, unless the run is already writing its summary."""
-    previous = {}
-
-    def handler(signum, _frame):
-        if signum == signal.SIGINT and control.stop_requested and not control.finishing:
-            raise KeyboardInterrupt
-        control.request_stop()
-
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            sig = getattr(signal, name)
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+def _override(param: str) -> Any:
+    """The Typer option of an override declared in memtui.overrides."""
+    override = BY_PARAM[param]
+    return typer.Option(override.flag, help=override.help, show_default=False)
 
 
 @app.command()
@@ -89,23 +45,17 @@ def run(
     no_ui: Annotated[bool, typer.Option(
         "--no-ui", help="Run headless: progress and a table per epoch on stderr. Implied when "
         "stdout is not a terminal.")] = False,
-    epochs: Annotated[Optional[int], typer.Option(
-        help="Number of epochs (with --resume: the new total, to extend a run).")] = None,
-    losses: Annotated[Optional[str], typer.Option(
-        help="Comma-separated losses with default parameters, e.g. ce,mse,rll.")] = None,
-    noise: Annotated[Optional[float], typer.Option(
-        help="Corruption rate in [0, 1] for the preset's label corruption mode.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for corruption, init and batch order.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(
-        help="Folder holding the data set in torchvision's layout (read offline).")] = None,
-    subset: Annotated[Optional[int], typer.Option(
-        help="Train on a fixed random subset of this many training images.")] = None,
-    out: Annotated[Optional[Path], typer.Option(
-        help="Run directory to write (default runs/<timestamp>-<preset>).")] = None,
+    epochs: Annotated[Optional[int], _override("epochs")] = None,
+    losses: Annotated[Optional[str], _override("losses")] = None,
+    noise: Annotated[Optional[float], _override("noise")] = None,
+    seed: Annotated[Optional[int], _override("seed")] = None,
+    device: Annotated[Optional[str], _override("device")] = None,
+    data_dir: Annotated[Optional[Path], _override("data_dir")] = None,
+    subset: Annotated[Optional[int], _override("subset")] = None,
+    out: Annotated[Optional[Path], _override("out")] = None,
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue the run in this directory from its last checkpoint, with its own config. "
-        "Only --epochs (to extend it), --device and --data-dir may be given with it.")] = None,
+        f"Only {allowed_with_resume()} may be given with it.")] = None,
 ) -> None:
     """Train one model per loss in lockstep and stream the metrics of every epoch.
 
@@ -113,90 +63,39 @@ def run(
     and summary.json. ctrl+c, SIGTERM and SIGHUP stop after the current batch and keep every
     completed epoch; `memtui run --resume RUN_DIR` continues.
     """
-    import torch
+    from memtui import session
+    from memtui.config import apply_overrides, load_preset
 
-    from memtui.engine import Engine, RunControl
-    from memtui.runlog import RunLogWriter, create_run_dir, default_run_dir
-
+    given = {"epochs": epochs, "losses": losses, "noise": noise, "seed": seed, "device": device,
+             "data_dir": data_dir, "subset": subset, "out": out}
     use_ui = not no_ui and sys.stdout.isatty()
-    threads = torch.get_num_threads()
-    if use_ui:
-        # The engine will train in a worker thread. OpenMP keeps a pool of threads for each thread
-        # that ran a parallel region, and the main thread's idle pool slowed the worker's training
-        # to half its speed on two cores (demo preset: 8,568 against 17,389 images/s headless).
-        # So the main thread prepares with one thread, and the engine sets the count back in the
-        # thread that trains.
-        torch.set_num_threads(1)
-    control = RunControl()
     if resume is not None:
-        refused = {"--preset": preset, "--losses": losses, "--noise": noise, "--seed": seed,
-                   "--subset": subset, "--out": out}
-        given = [flag for flag, value in refused.items() if value is not None]
-        if given:
-            raise ConfigError(f"{given[0]} cannot be combined with --resume: it would change the "
-                              "experiment; only --epochs (to extend it), --device and --data-dir "
-                              "may be given")
-        config, checkpoint = resume_config(resume, epochs, device, data_dir)
-        run_dir = resume
-        writer = RunLogWriter(run_dir, resume_after=checkpoint.epochs_completed)
-        engine = Engine(config, [writer], control, run_dir=str(run_dir), checkpoint_dir=run_dir,
-                        threads=threads)
-        engine.restore(checkpoint)
+        refused = (["--preset"] if preset is not None else []) + refused_with_resume(given)
+        if refused:
+            raise ConfigError(f"{refused[0]} cannot be combined with --resume: it would change the "
+                              f"experiment; only {allowed_with_resume()} may be given")
+        fields = to_fields(given)
+        resumed_epochs = fields.pop("epochs", None)
+        prepared = session.resume_run(resume, epochs=resumed_epochs, overrides=fields)
     else:
-        config = resolve_config(preset or DEFAULT_PRESET, epochs, losses, noise, seed, device,
-                                data_dir, subset, out)
-        run_dir = config.out or default_run_dir(config)
-        config = config.model_copy(update={"out": run_dir})
-        fresh_dir = not run_dir.exists()
-        create_run_dir(run_dir)
-        writer = RunLogWriter(run_dir)
-        try:
-            engine = Engine(config, [writer], control, run_dir=str(run_dir),
-                            checkpoint_dir=run_dir, threads=threads)
-            engine.prepare()
-        except BaseException:
-            if fresh_dir and run_dir.is_dir() and not any(run_dir.iterdir()):
-                run_dir.rmdir()  # leave no empty run behind a typo
-            raise
-    raise typer.Exit(EXIT_STATUS[train(engine, writer, use_ui=use_ui)])
+        config = apply_overrides(load_preset(preset or DEFAULT_PRESET), to_fields(given))
+        prepared = session.start_run(config)
+    raise typer.Exit(EXIT_STATUS[train(prepared, use_ui=use_ui)])
 
 
-def resume_config(run_dir: Path, epochs: int | None, device: str | None, data_dir: Path | None):
-    """The config a run directory was started with, extended by the few allowed overrides, and
-    its checkpoint."""
-    from memtui.checkpoint import Checkpoint
-    from memtui.config import validate
-    from memtui.runlog import read_run
-
-    record = read_run(run_dir)
-    config = validate(record.config, source=f"{run_dir}/config.json")
-    checkpoint = Checkpoint.load(run_dir)
-    done = checkpoint.epochs_completed
-    if epochs is not None and epochs <= done:
-        raise ConfigError(f"--epochs: the run has completed {done} epochs already; give a larger "
-                          "total to extend it")
-    if epochs is None and done >= config.epochs:
-        raise ConfigError(f"the run in {run_dir} completed all {config.epochs} epochs; pass "
-                          f"--epochs N with N > {config.epochs} to extend it")
-    if epochs not in (None, config.epochs) and config.schedule.kind == "cosine":
-        raise ConfigError("--epochs cannot extend a run with a cosine schedule: its learning rate "
-                          f"was annealed to 0 over {config.epochs} epochs; start a new run instead")
-    config = apply_overrides(config, {"epochs": epochs, "device": device,
-                                      "data.data_dir": data_dir})
-    return config, checkpoint
-
-
-def train(engine, writer, use_ui: bool) -> str:
-    """Run a prepared engine under the TUI or headless; the final status."""
+def train(prepared, use_ui: bool) -> str:
+    """Run a prepared memtui.session.Run under the live view or headless; its final status."""
     if use_ui:
         from memtui.tui.app import run_live
+        from memtui.tui.sources import LiveSource
 
-        return run_live(engine, writer)
+        return run_live(LiveSource(prepared))
+    from memtui.control import stop_on_signals
     from memtui.headless import HeadlessReporter
 
-    engine.sinks.append(HeadlessReporter())
-    with stop_on_signals(engine.control):
-        finished = engine.run()
+    prepared.add_sink(HeadlessReporter(state=prepared.writer.state))
+    with stop_on_signals(prepared.control):
+        finished = prepared.execute()
     if finished.status == "failed" and finished.error:
         print(finished.error, file=sys.stderr)
     return finished.status
@@ -218,8 +117,8 @@ def watch(
 @app.command()
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
-    format: Annotated[str, typer.Option(
-        "--format", "-f", help="table (Rich, the default), markdown, csv or json.")] = "table",
+    format: Annotated[ReportFormat, typer.Option(
+        "--format", "-f", help="table (Rich), markdown, csv or json.")] = ReportFormat.table,
     plot: Annotated[Optional[Path], typer.Option(
         help="Also draw every loss's curves into this .svg or .png file.")] = None,
 ) -> None:
@@ -238,6 +137,8 @@ def presets(ctx: typer.Context) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from memtui.presets import shipped_presets
+
     table = Table(show_header=True, box=None, pad_edge=False)
     table.add_column("preset", style="bold")
     table.add_column("description")
@@ -251,15 +152,51 @@ def presets_show(
     name: Annotated[str, typer.Argument(help="A shipped preset name or a path to a .toml file.")],
 ) -> None:
     """Print a preset fully resolved (every default filled in) as TOML you can save and edit."""
+    from memtui.config import load_preset, to_toml
+
     typer.echo(to_toml(load_preset(name)), nl=False)
+
+
+def _usage_error_line(exc: Exception, context: Any) -> str:
+    """Click's message for a usage error, with a suggestion for a mistyped choice and the
+    command whose --help explains."""
+    import re
+
+    from memtui.errors import did_you_mean
+
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    message = message.replace("Value error, ", "")  # pydantic's prefix, via Typer
+    choice = re.search(r"'([^']*)' is not one of (.*)\.$", message)
+    if choice:
+        valid = re.findall(r"'([^']*)'", choice.group(2))
+        message = (f"{message[:choice.start()]}{choice.group(1)!r} is not valid"
+                   f"{did_you_mean(choice.group(1), valid)}; valid: {', '.join(valid)}")
+    names: list[str] = []
+    while context is not None and context.parent is not None:
+        names.insert(0, context.info_name)
+        context = context.parent
+    return f"{message} (see `{' '.join(['memtui', *names])} --help`)"
 
 
 def main() -> None:
     try:
-        app()
+        # Not standalone: a usage error (an option's value of the wrong type, say) gets the same
+        # one line as every other bad input, instead of Click's boxed usage text.
+        status = app(standalone_mode=False)
+    except typer.TyperException as exc:  # Click's usage errors, as Typer re-exports them
+        context = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+            print(context.get_help())  # `memtui` alone: help, as before
+            status = 0
+        else:
+            print(f"memtui: error: {_usage_error_line(exc, context)}", file=sys.stderr)
+            status = 2
+    except typer.Abort:
+        status = 130
     except MemtuiError as exc:
         print(f"memtui: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        status = 2
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,6 @@ preset or a flag is reported with the field's dotted name and what would be vali
 from __future__ import annotations
 
 import re
-import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,15 +28,9 @@ from memtui.data import DATASETS
 from memtui.errors import ConfigError, did_you_mean
 from memtui.losses import REGISTRY
 from memtui.models import ARCHITECTURES
+from memtui.overrides import FLAG_OF_FIELD
+from memtui.presets import DEFAULT_PRESET, read_preset_document
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-PRESET_PACKAGE = "memtui"
-PRESET_FOLDER = "presets"
-DEFAULT_PRESET = "demo"
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -203,7 +195,7 @@ def _describe(err: ValidationError, field_names: dict[str, str] | None = None) -
     for dotted, flag in (field_names or {}).items():
         if loc == dotted or loc.startswith(dotted + "."):
             shown = flag
-    
+
     kind = first["type"]
     if kind == "extra_forbidden":
         parent_loc = first["loc"][:-1]
@@ -239,56 +231,6 @@ def validate(document: dict[str, Any], source: str = "", field_names: dict[str, 
         raise ConfigError(prefix + _describe(err, field_names)) from None
 
 
-# ---------------------------------------------------------------------------------------------
-# Presets
-
-def _preset_root():
-    return resources.files(PRESET_PACKAGE).joinpath(PRESET_FOLDER)
-
-
-def shipped_presets() -> dict[str, str]:
-    """Shipped preset name -> one-line description, sorted by name."""
-    found = {}
-    for entry in _preset_root().iterdir():
-        if entry.name.endswith(".toml"):
-            name = entry.name[: -len(".toml")]
-            try:
-                found[name] = tomllib.loads(entry.read_text("utf-8")).get("description", "")
-            except tomllib.TOMLDecodeError:  # pragma: no cover - shipped presets are tested
-                found[name] = "(malformed)"
-    return dict(sorted(found.items()))
-
-
-def _looks_like_path(ref: str) -> bool:
-    return ref.endswith(".toml") or "/" in ref or "\\" in ref or Path(ref).is_file()
-
-
-def read_preset_document(ref: str) -> tuple[dict[str, Any], str]:
-    """The raw TOML document of a shipped preset name or a file path, and where it came from."""
-    if _looks_like_path(ref):
-        path = Path(ref)
-        try:
-            text = path.read_text("utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"preset file {ref} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"preset file {ref} cannot be read: {exc}") from None
-        source = str(path)
-    else:
-        names = shipped_presets()
-        if ref not in names:
-            raise ConfigError(
-                f"unknown preset {ref!r}{did_you_mean(ref, names)}; shipped presets: "
-                f"{', '.join(names)} (or give a path to a .toml file)"
-            )
-        text = _preset_root().joinpath(f"{ref}.toml").read_text("utf-8")
-        source = f"preset {ref!r}"
-    try:
-        return tomllib.loads(text), source
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source} is not valid TOML: {exc}") from None
-
-
 def load_preset(ref: str = DEFAULT_PRESET) -> ExperimentConfig:
     document, source = read_preset_document(ref)
     return validate(document, source)
@@ -296,27 +238,6 @@ def load_preset(ref: str = DEFAULT_PRESET) -> ExperimentConfig:
 
 # ---------------------------------------------------------------------------------------------
 # Command-line overrides
-
-#: flag -> dotted field of ExperimentConfig; the one place that ties the CLI to the schema.
-OVERRIDE_FIELDS = {
-    "--epochs": "epochs",
-    "--losses": "losses",
-    "--noise": "corruption.noise",
-    "--seed": "seed",
-    "--device": "device",
-    "--data-dir": "data.data_dir",
-    "--subset": "data.subset",
-    "--out": "out",
-}
-
-
-def parse_losses(text: str) -> list[dict[str, Any]]:
-    """'ce,mse,rll' -> loss specs with default parameters."""
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names:
-        raise ConfigError("--losses: give at least one loss, e.g. --losses ce,mse,rll")
-    return [{"name": name} for name in names]
-
 
 def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
     """A new config with dotted fields replaced; ``overrides`` maps dotted field -> value."""
@@ -329,8 +250,7 @@ def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> Expe
         for part in parents:
             target = target.setdefault(part, {})
         target[leaf] = value
-    flags = {dotted: flag for flag, dotted in OVERRIDE_FIELDS.items()}
-    return validate(document, field_names=flags)
+    return validate(document, field_names=FLAG_OF_FIELD)
 
 
 def to_toml(config: ExperimentConfig) -> str:

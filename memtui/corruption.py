@@ -23,7 +23,7 @@ PAIRFLIP_MAPS: dict[str, dict[int, int]] = {
     # truck->automobile, bird->airplane, deer->horse, cat<->dog
     "cifar10": {9: 1, 2: 0, 4: 7, 3: 5, 5: 3},
     "mnist": {2: 7, 3: 8, 5: 6, 6: 5, 7: 1},
-    # design.md gives no map for Fashion-MNIST; these are its visually closest classes, picked the
+    # docs/reference.md gives no map for Fashion-MNIST; these are its visually closest classes, picked the
     # way the MNIST and CIFAR-10 maps are: t-shirt->shirt, pullover->coat, sandal/boot->sneaker.
     "fashion-mnist": {0: 6, 2: 4, 5: 7, 9: 7},
 }

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from memtui.atomic import atomic_write
 from memtui.errors import DataError
 
 
@@ -160,7 +161,7 @@ def _load_cifar10(data_dir: Path | None) -> DataSplit:
         return _load_cifar10_pickles(root, download=data_dir is None)
     for candidate in (root, root / "cifar10", root / "cifar10-jpeg"):
         if (candidate / "train").is_dir() and (candidate / "test").is_dir():
-            return _cached(candidate, lambda: _read_cifar10_folders(candidate))
+            return _cached(candidate, lambda folder=candidate: _read_cifar10_folders(folder))
     archive = root / "cifar10-jpeg.zip"
     if archive.is_file():
         return _cached(archive, lambda: _read_cifar10_folders(_unzip_once(archive)))
@@ -201,9 +202,9 @@ def _cached(source: Path, build) -> DataSplit:
     split = build()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save({k: getattr(split, k) for k in ("train_x", "train_y", "test_x", "test_y")}, tmp)
-        os.replace(tmp, path)
+        with atomic_write(path, "wb") as fh:
+            torch.save({k: getattr(split, k) for k in ("train_x", "train_y", "test_x", "test_y")},
+                       fh)
     except OSError:
         pass  # a read-only cache only costs the decoding time next run
     return split

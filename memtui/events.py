@@ -81,4 +81,10 @@ Event = RunStarted | EpochProgress | EpochMetrics | EpochEnded | LossDiverged | 
 
 
 class Sink(Protocol):
+    """What the engine reads of a sink."""
+
+    #: True when the run cannot go on without this sink (the run log: a full disk must fail the
+    #: run). A sink that is not critical (a display) is dropped when it raises, and training goes on.
+    critical: bool
+
     def handle(self, event: Event) -> None: ...

@@ -1,7 +1,7 @@
 """Loss functions compared by memtui, each declaring whether it is symmetric.
 
 Every loss maps logits [B, K] and integer targets [B] to per-sample losses [B]; the engine takes
-the mean. Formulas and defaults follow design.md; probabilities are clamped to [1e-7, 1] so that
+the mean. Formulas and defaults follow docs/reference.md; probabilities are clamped to [1e-7, 1] so that
 logs stay finite for saturated softmax outputs.
 
 A loss L is *symmetric* when sum_j L(f(x), j) is the same constant for every input and every

@@ -97,8 +97,8 @@ class CifarResNet(nn.Module):
 
 class _ConvModule(nn.Sequential):
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1) -> None:
-        super().__init__(nn.Conv2d(c_in, c_out, kernel, stride, padding=(kernel - 1) // 2 if stride == 1 else 0,
-                                   bias=False),
+        padding = (kernel - 1) // 2 if stride == 1 else 0
+        super().__init__(nn.Conv2d(c_in, c_out, kernel, stride, padding=padding, bias=False),
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 

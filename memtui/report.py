@@ -16,14 +16,24 @@ import importlib.util
 import json
 import sys
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
 from memtui.errors import MemtuiError, RunDirError, did_you_mean
 from memtui.metrics import METRICS, format_value
 from memtui.runlog import SUMMARY_FILE, RunRecord, read_run
+from memtui.runstate import describe
 
-FORMATS = ("table", "markdown", "csv", "json")
+
+class ReportFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+FORMATS = tuple(f.value for f in ReportFormat)
 PLOT_SUFFIXES = (".svg", ".png")
 
 #: The per-loss values of a row, all final values of the run except best_test_acc.
@@ -80,29 +90,28 @@ def load_finished(path: Path) -> RunRecord:
 
 
 def rows_of(run: RunRecord) -> list[LossRow]:
+    """One row per loss, from the run's read model (its events replayed)."""
     cfg = run.config
-    summary = run.summary or {}
-    symmetric = {loss["label"]: bool(loss.get("symmetric")) for loss in run.meta["losses"]}
+    state = run.state()
     rows = []
-    for label in run.loss_labels:
-        result = summary["losses"].get(label) or {}
-        final = result.get("final") or {}
+    for label, loss in state.losses.items():
         values: dict[str, float | int | None] = {
-            name: final.get(name) for name in ("test_acc", "train_acc", "memorized", "recovered",
-                                               "clean_acc")}
-        values["best_test_acc"] = result.get("best_test_acc")
-        values["best_epoch"] = result.get("best_epoch")
+            name: loss.latest.get(name) for name in ("test_acc", "train_acc", "memorized",
+                                                     "recovered", "clean_acc")}
+        best = loss.best.get("test_acc")
+        values["best_test_acc"] = best[0] if best else None
+        values["best_epoch"] = best[1] if best else None
         rows.append(LossRow(
             run=run.path.name,
             preset=str(cfg.get("name", "")),
             dataset=str(cfg.get("data", {}).get("dataset", "")),
             labels=str(cfg.get("corruption", {}).get("labels", "")),
             noise=float(cfg.get("corruption", {}).get("noise", 0.0)),
-            status=str(summary.get("status", "")),
-            epochs=int(summary.get("epochs_completed", 0)),
+            status=state.status,
+            epochs=state.epochs_done,
             loss=label,
-            symmetric=symmetric.get(label, False),
-            diverged=result.get("diverged"),
+            symmetric=loss.info.symmetric,
+            diverged=loss.diverged[1] if loss.diverged else None,
             values=values,
         ))
     return rows
@@ -110,24 +119,8 @@ def rows_of(run: RunRecord) -> list[LossRow]:
 
 def setting_of(run: RunRecord) -> str:
     """One line naming what a run did, for table titles and figure rows."""
-    cfg = run.config
-    data, corruption, model = cfg.get("data", {}), cfg.get("corruption", {}), cfg.get("model", {})
-    arch = model.get("arch", "?")
-    if arch == "mlp":
-        arch = f"MLP {model.get('depth', '?')}x{model.get('width', '?')}"
-    noise = corruption.get("noise", 0.0)
-    labels = (f"{corruption.get('labels', '?')} labels {noise:.0%}" if noise
-              else "clean labels")
-    if corruption.get("inputs", "none") != "none":
-        labels += f", {corruption['inputs']} inputs"
-    train = run.meta.get("num_train")
-    size = f" ({train:,} train)" if isinstance(train, int) else ""
-    lr = cfg.get("optimizer", {}).get("lr")
-    lr_text = f", lr {lr:g}" if isinstance(lr, (int, float)) else ""
-    summary = run.summary or {}
-    return (f"{cfg.get('name', run.path.name)}: {data.get('dataset', '?')}{size}, {labels}, "
-            f"{arch}{lr_text}, {summary.get('epochs_completed', 0)} epochs "
-            f"{summary.get('status', '')}")
+    state = run.state()
+    return f"{describe(state)} · {state.epochs_done} epochs {state.status}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,13 +254,15 @@ def plot_runs(runs: list[RunRecord], path: Path) -> None:
 # Entry point
 
 
-def report_runs(paths: list[Path], fmt: str, plot: Path | None, out: TextIO | None = None) -> None:
+def report_runs(paths: list[Path], fmt: str | ReportFormat, plot: Path | None,
+                out: TextIO | None = None) -> None:
     """Print the summary of ``paths`` in ``fmt`` to stdout and draw the curves into ``plot``.
 
     Every argument is checked before anything is printed or written, so an error leaves no
     half report behind.
     """
     out = out or sys.stdout
+    fmt = fmt.value if isinstance(fmt, ReportFormat) else fmt
     if fmt not in FORMATS:
         raise MemtuiError(f"--format: unknown format {fmt!r}{did_you_mean(fmt, FORMATS)}; "
                           f"valid: {', '.join(FORMATS)}")

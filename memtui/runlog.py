@@ -1,14 +1,23 @@
-"""The run directory: its writer (an event sink) and its reader (for watch and report).
+"""The run directory: its writer (the run's one critical sink) and its reader (for watch, report,
+resume and sweeps).
 
 Layout of ``runs/<timestamp>-<name>/``:
 
-- ``config.json``   the resolved experiment, the losses, the device and the data set's sizes
-- ``metrics.jsonl`` one line per loss per epoch, flushed as written; a loss that diverged gets a
-                    line ``{"epoch", "loss", "diverged": reason}`` instead
-- ``summary.json``  written at the end (completed, stopped or failed): final and best per loss
+- ``config.json``   the RunStarted event: the resolved experiment, the losses, the device and
+                    the data set's sizes
+- ``metrics.jsonl`` every later event but progress, one tagged JSON line each, flushed as
+                    written: ``{"event": "epoch_metrics", "epoch", "loss", <metric>: value...}``,
+                    ``{"event": "loss_diverged", "epoch", "loss", "diverged": reason}``,
+                    ``{"event": "epoch_ended", "epoch", "epochs", "seconds"}``. Filter on
+                    ``event == "epoch_metrics"`` to plot.
+- ``summary.json``  the RunFinished event, with final and best values per loss (from
+                    memtui.runstate, the one reducer of events)
+- ``checkpoint.pt`` written by the engine; ``error.log`` tracebacks of failed steps and runs
 
-Every file carries ``schema_version``; readers refuse a newer one. JSON files are written to a
-temporary name and renamed, so a killed process never leaves half a file behind.
+Replaying a directory is one event per line. Every file carries ``schema_version``; readers
+refuse a newer one and still read version 1 (lines without the ``event`` tag and without epoch
+ends, whose epoch ends are inferred). JSON files are written whole or not at all.
+Nothing here imports torch or the config schema, so watch and report start fast.
 """
 
 from __future__ import annotations
@@ -17,33 +26,37 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from memtui.config import ExperimentConfig
+from memtui.atomic import atomic_write
 from memtui.errors import RunDirError
 from memtui.events import (
     EpochEnded,
     EpochMetrics,
     Event,
     LossDiverged,
+    LossInfo,
     RunFinished,
     RunStarted,
 )
+from memtui.runstate import RunState, summary_document
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 ERROR_LOG = "error.log"  # tracebacks of failed steps and runs; displays show one line
 
+EPOCH_METRICS, LOSS_DIVERGED, EPOCH_ENDED = "epoch_metrics", "loss_diverged", "epoch_ended"
 
-def default_run_dir(config: ExperimentConfig, runs_root: Path = Path("runs"),
-                    now: datetime | None = None) -> Path:
+
+def default_run_dir(name: str, runs_root: Path = Path("runs"), now: datetime | None = None) -> Path:
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "-", config.name).strip("-") or "run"
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
     return runs_root / f"{stamp}-{safe_name}"
 
 
@@ -64,22 +77,14 @@ def create_run_dir(path: Path) -> Path:
 
 
 def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         json.dump(document, fh, indent=2, allow_nan=False)
         fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _write_lines_atomic(path: Path, records: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         fh.writelines(json.dumps(r, allow_nan=False) + "\n" for r in records)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
@@ -88,26 +93,125 @@ def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
             for k, v in values.items()}
 
 
-def summarize(records: list[dict[str, Any]], status: str, epochs_completed: int,
-              loss_labels: list[str], message: str = "") -> dict[str, Any]:
-    """summary.json's document, computed from metrics.jsonl's records."""
-    per_loss: dict[str, Any] = {}
-    for label in loss_labels:
-        rows = [r for r in records if r.get("loss") == label and "diverged" not in r]
-        diverged = next((r["diverged"] for r in records
-                         if r.get("loss") == label and "diverged" in r), None)
-        rated = [r for r in rows if r.get("test_acc") is not None]
-        best = max(rated, key=lambda r: r["test_acc"]) if rated else None
-        per_loss[label] = {
-            "epochs": len(rows),
-            "diverged": diverged,
-            "final": {k: v for k, v in rows[-1].items() if k not in ("epoch", "loss")} if rows else None,
-            "best_test_acc": best["test_acc"] if best else None,
-            "best_epoch": best["epoch"] if best else None,
-        }
-    return {"schema_version": SCHEMA_VERSION, "status": status, "epochs_completed": epochs_completed,
-            "message": message, "losses": per_loss}
+# ---------------------------------------------------------------------------------------------
+# Events <-> records
 
+def to_record(event: Event) -> dict[str, Any] | None:
+    """The metrics.jsonl line of an event; None for events that live elsewhere or nowhere."""
+    if isinstance(event, EpochMetrics):
+        return {"event": EPOCH_METRICS, "epoch": event.epoch, "loss": event.loss,
+                **_json_safe(event.values)}
+    if isinstance(event, LossDiverged):
+        return {"event": LOSS_DIVERGED, "epoch": event.epoch, "loss": event.loss,
+                "diverged": event.reason}
+    if isinstance(event, EpochEnded):
+        return {"event": EPOCH_ENDED, "epoch": event.epoch, "epochs": event.epochs,
+                "seconds": event.seconds}
+    return None
+
+
+def _number(record: dict[str, Any], key: str, kind: type = int) -> Any:
+    value = record.get(key)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"field {key!r} is {value!r}, not a number")
+    return kind(value)
+
+
+def from_record(record: dict[str, Any]) -> Event:
+    """The event of a version-2 line. ValueError for a line that is not one."""
+    kind = record.get("event")
+    if kind == EPOCH_METRICS:
+        values = {k: v for k, v in record.items() if k not in ("event", "epoch", "loss")}
+        for key, value in values.items():
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+                raise ValueError(f"metric {key!r} is {value!r}, not a number")
+        return EpochMetrics(_number(record, "epoch"), str(record.get("loss", "")), values)
+    if kind == LOSS_DIVERGED:
+        return LossDiverged(_number(record, "epoch"), str(record.get("loss", "")),
+                            str(record.get("diverged", "")))
+    if kind == EPOCH_ENDED:
+        return EpochEnded(_number(record, "epoch"), _number(record, "epochs"),
+                          _number(record, "seconds", float))
+    raise ValueError(f"unknown event {kind!r}")
+
+
+class RecordDecoder:
+    """metrics.jsonl lines -> events, for either schema version.
+
+    Version 2 lines are one event each. Version 1 lines carry no tag and no epoch ends: an epoch
+    ended once every loss still training had its line for it, which is counted here.
+    """
+
+    def __init__(self, version: int, loss_labels: Iterable[str], epochs: int) -> None:
+        self.version = version
+        self._active = set(loss_labels)
+        self._epochs = epochs
+        self._lines_in_epoch: dict[int, int] = {}
+        self._diverged_in: dict[int, set[str]] = {}
+        self._seconds: dict[int, float] = {}
+
+    def decode(self, records: Iterable[dict[str, Any]], where: str = "") -> list[Event]:
+        events: list[Event] = []
+        for number, record in enumerate(records, start=1):
+            try:
+                if self.version >= 2:
+                    events.append(from_record(record))
+                else:
+                    events += self._decode_v1(record)
+            except (ValueError, TypeError) as exc:
+                raise RunDirError(f"{where}: record {number}: {exc}") from None
+        return events
+
+    def _decode_v1(self, record: dict[str, Any]) -> list[Event]:
+        epoch, label = _number(record, "epoch"), str(record.get("loss", ""))
+        events: list[Event] = []
+        if "diverged" in record:
+            events.append(LossDiverged(epoch, label, str(record["diverged"])))
+            self._diverged_in.setdefault(epoch, set()).add(label)
+        else:
+            values = {k: v for k, v in record.items() if k not in ("epoch", "loss")}
+            events.append(EpochMetrics(epoch, label, values))
+            seconds = values.get("seconds")
+            self._seconds.setdefault(epoch, float(seconds) if isinstance(seconds, (int, float)) else 0.0)
+        self._lines_in_epoch[epoch] = self._lines_in_epoch.get(epoch, 0) + 1
+        # every loss still training at the start of an epoch wrote exactly one line for it
+        if self._lines_in_epoch[epoch] == len(self._active):
+            events.append(EpochEnded(epoch, self._epochs, self._seconds.get(epoch, 0.0)))
+            self._active -= self._diverged_in.get(epoch, set())
+        return events
+
+
+def run_started(meta: dict[str, Any], path: Path) -> RunStarted:
+    """config.json's document as the RunStarted event it records."""
+    try:
+        return RunStarted(
+            run_dir=str(path),
+            config=dict(meta.get("config", {})),
+            losses=tuple(LossInfo(str(loss["label"]), str(loss["name"]),
+                                  dict(loss.get("params", {})), bool(loss.get("symmetric", False)))
+                         for loss in meta.get("losses", [])),
+            device=str(meta.get("device", "")),
+            num_train=int(meta.get("num_train", 0)),
+            num_test=int(meta.get("num_test", 0)),
+            num_corrupted=int(meta.get("num_corrupted", 0)),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RunDirError(f"{path / CONFIG_FILE}: a field is missing or of the wrong type "
+                          f"({type(exc).__name__}: {exc})") from None
+
+
+def run_finished(summary: dict[str, Any], error: str | None = None, epochs_done: int = 0
+                 ) -> RunFinished:
+    status = summary.get("status")
+    epochs = summary.get("epochs_completed")
+    return RunFinished(
+        status if status in ("completed", "stopped", "failed") else "completed",
+        epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else epochs_done,
+        str(summary.get("message", "")), error)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
 
 class RunLogWriter:
     """A sink that keeps the run directory up to date as events arrive.
@@ -117,66 +221,71 @@ class RunLogWriter:
     measures those epochs again.
     """
 
-    def __init__(self, run_dir: Path, resume_after: int | None = None) -> None:
-        self.run_dir = Path(run_dir)
-        self.records: list[dict[str, Any]] = []
-        self.loss_labels: list[str] = []
-        self.resume_after = resume_after
-        self._metrics = None
-
     #: The run log failing (a full disk, say) must fail the run; a display failing must not.
     critical = True
 
+    def __init__(self, run_dir: Path, resume_after: int | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.resume_after = resume_after
+        self.state = RunState()
+        self._metrics: IO[str] | None = None
+
     def handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
-            self.loss_labels = [info.label for info in event.losses]
-            now = datetime.now().isoformat(timespec="seconds")
-            meta: dict[str, Any] = {
-                "schema_version": SCHEMA_VERSION,
-                "config": event.config,
-                "losses": [asdict(info) for info in event.losses],
-                "device": event.device,
-                "num_train": event.num_train,
-                "num_test": event.num_test,
-                "num_corrupted": event.num_corrupted,
-                "started": now,
-            }
-            if self.resume_after is not None:
-                # Only now, with the engine restored and running, are later epochs dropped: a
-                # resume that fails before this point leaves the directory as it was.
-                records, _ = read_metrics(self.run_dir / METRICS_FILE)
-                self.records = [r for r in records if r.get("epoch", 0) <= self.resume_after]
-                _write_lines_atomic(self.run_dir / METRICS_FILE, self.records)
-                previous = _read_json(self.run_dir / CONFIG_FILE)
-                meta["started"] = previous.get("started", now)
-                meta["resumed"] = [*previous.get("resumed", []),
-                                   {"at": now, "after_epoch": self.resume_after}]
-                # A summary would tell watchers the run is over; the resumed run writes a new one.
-                (self.run_dir / SUMMARY_FILE).unlink(missing_ok=True)
-            write_json_atomic(self.run_dir / CONFIG_FILE, meta)
-            self._metrics = (self.run_dir / METRICS_FILE).open("a", encoding="utf-8")
-        elif isinstance(event, EpochMetrics):
-            self._append({"epoch": event.epoch, "loss": event.loss, **_json_safe(event.values)})
-        elif isinstance(event, LossDiverged):
-            self._append({"epoch": event.epoch, "loss": event.loss, "diverged": event.reason})
-            if event.detail:
-                with (self.run_dir / ERROR_LOG).open("a", encoding="utf-8") as log:
-                    log.write(f"{event.loss}, epoch {event.epoch}:\n{event.detail}\n")
+            self._started(event)
+            return
+        self.state.apply(event)
+        record = to_record(event)
+        if record is not None:
+            self._append(record)
+        if isinstance(event, LossDiverged) and event.detail:
+            with (self.run_dir / ERROR_LOG).open("a", encoding="utf-8") as log:
+                log.write(f"{event.loss}, epoch {event.epoch}:\n{event.detail}\n")
         elif isinstance(event, EpochEnded) and self._metrics is not None:
             os.fsync(self._metrics.fileno())
         elif isinstance(event, RunFinished):
             if self._metrics is not None:
                 self._metrics.close()
                 self._metrics = None
-            summary = summarize(self.records, event.status, event.epochs_completed,
-                                self.loss_labels, event.message)
-            write_json_atomic(self.run_dir / SUMMARY_FILE, summary)
+            write_json_atomic(self.run_dir / SUMMARY_FILE,
+                              {"schema_version": SCHEMA_VERSION, **summary_document(self.state)})
             if event.error:
                 with (self.run_dir / ERROR_LOG).open("a", encoding="utf-8") as log:
                     log.write(event.error)
 
+    def _started(self, event: RunStarted) -> None:
+        now = datetime.now().isoformat(timespec="seconds")
+        meta: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "config": event.config,
+            "losses": [asdict(info) for info in event.losses],
+            "device": event.device,
+            "num_train": event.num_train,
+            "num_test": event.num_test,
+            "num_corrupted": event.num_corrupted,
+            "started": now,
+        }
+        self.state.apply(event)
+        if self.resume_after is not None:
+            # Only now, with the engine restored and running, are later epochs dropped: a
+            # resume that fails before this point leaves the directory as it was.
+            previous = read_run(self.run_dir)
+            kept = [e for e in previous.events() if getattr(e, "epoch", 0) <= self.resume_after]
+            self.state.apply_all(kept)
+            self.state.epochs_done = self.resume_after
+            records = [r for r in map(to_record, kept) if r is not None]
+            _write_lines_atomic(self.run_dir / METRICS_FILE, records)
+            meta["started"] = previous.meta.get("started", now)
+            meta["resumed"] = [*previous.meta.get("resumed", []),
+                               {"at": now, "after_epoch": self.resume_after}]
+            if previous.version < SCHEMA_VERSION:
+                meta["upgraded_from_schema"] = previous.version
+            # A summary would tell watchers the run is over; the resumed run writes a new one.
+            (self.run_dir / SUMMARY_FILE).unlink(missing_ok=True)
+        write_json_atomic(self.run_dir / CONFIG_FILE, meta)
+        self._metrics = (self.run_dir / METRICS_FILE).open("a", encoding="utf-8")
+
     def _append(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
         assert self._metrics is not None, "metrics before RunStarted"
         # One write per line keeps each line whole even if the process dies right after it.
         self._metrics.write(json.dumps(record, allow_nan=False) + "\n")
@@ -195,6 +304,10 @@ class RunRecord:
     summary: dict[str, Any] | None  # None while the run is still going (or was killed)
 
     @property
+    def version(self) -> int:
+        return int(self.meta.get("schema_version", 1))
+
+    @property
     def loss_labels(self) -> list[str]:
         return [loss["label"] for loss in self.meta.get("losses", [])]
 
@@ -203,7 +316,27 @@ class RunRecord:
         return self.meta.get("config", {})
 
     def metrics_of(self, label: str) -> list[dict[str, Any]]:
-        return [r for r in self.records if r.get("loss") == label and "diverged" not in r]
+        """The metric lines of one loss (either schema version)."""
+        return [r for r in self.records if r.get("loss") == label and "diverged" not in r
+                and r.get("event", EPOCH_METRICS) == EPOCH_METRICS]
+
+    def events(self) -> list[Event]:
+        """The events recorded in metrics.jsonl, in order (RunStarted and RunFinished aside)."""
+        decoder = RecordDecoder(self.version, self.loss_labels, int(self.config.get("epochs", 0)))
+        return decoder.decode(self.records, str(self.path / METRICS_FILE))
+
+    def replay(self) -> list[Event]:
+        """Every event of the run as the engine emitted it (progress aside)."""
+        events: list[Event] = [run_started(self.meta, self.path), *self.events()]
+        if self.summary is not None:
+            error_log = self.path / ERROR_LOG
+            error = error_log.read_text("utf-8", errors="replace") if error_log.is_file() else None
+            events.append(run_finished(self.summary, error))
+        return events
+
+    def state(self) -> RunState:
+        """The run's read model, from its replayed events."""
+        return RunState().apply_all(self.replay())
 
 
 def _check_version(document: dict[str, Any], path: Path) -> None:
@@ -247,7 +380,7 @@ def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             raise RunDirError(f"{path}: line {number} is not valid JSON") from None
         if isinstance(record, dict):
             records.append(record)

@@ -23,19 +23,16 @@ import time
 from pathlib import Path
 
 from memtui.config import ExperimentConfig, apply_overrides, load_preset
-from memtui.engine import Engine
-from memtui.runlog import RunLogWriter, create_run_dir
+from memtui.session import start_run
 from memtui.tui.app import MemtuiApp
+from memtui.tui.sources import LiveSource
 
 
 async def shoot(config: ExperimentConfig, shots: dict[str, tuple[tuple[int, int], list[str]]],
                 out: Path) -> None:
     """Train ``config`` under the app; then, for each file name, resize the terminal, press the
     keys and save the screen."""
-    run_dir = create_run_dir(config.out)
-    engine = Engine(config, [RunLogWriter(run_dir)], run_dir=str(run_dir))
-    engine.prepare()
-    app = MemtuiApp(engine=engine)
+    app = MemtuiApp(LiveSource(start_run(config)))
     first_size = next(iter(shots.values()))[0]
     start = time.perf_counter()
     async with app.run_test(size=first_size) as pilot:
@@ -58,8 +55,8 @@ async def shoot(config: ExperimentConfig, shots: dict[str, tuple[tuple[int, int]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data"),
-                        help="folder holding MNIST/raw (default: /work/shared/data)")
+    parser.add_argument("--data-dir", type=Path,
+                        help="folder holding MNIST/raw (needed unless --skip-mnist)")
     parser.add_argument("--mnist-epochs", type=int, default=30)
     parser.add_argument("--mnist-subset", type=int, default=10000,
                         help="training images of MNIST to use (0: all 60,000)")

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 import torch
 
-from helpers import Recorder, tiny_document
 from memtui.config import ExperimentConfig, validate
+
+from helpers import Recorder, tiny_document
 
 
 @pytest.fixture

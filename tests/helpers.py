@@ -42,6 +42,7 @@ def tiny_document(**changes: Any) -> dict[str, Any]:
 
 class Recorder:
     """A sink that keeps every event it is given."""
+    critical = False
 
     def __init__(self) -> None:
         self.events: list[Any] = []

@@ -25,9 +25,8 @@ from hypothesis import strategies as st
 
 from memtui.cli import main
 from memtui.config import load_preset
-from memtui.engine import Engine
 from memtui.errors import ConfigError
-from memtui.runlog import RunLogWriter
+from memtui.session import start_run
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.md"
 
@@ -119,7 +118,8 @@ CASES = [
     Case("flag", "zero epochs", run_args("--epochs", "0"), "--epochs: Input should be greater than 0"),
     Case("flag", "zero subset", run_args("--subset", "0"), "--subset: Input should be greater than 0"),
     Case("flag", "unknown device", run_args("--device", "tpu"), "--device: unknown device 'tpu'"),
-    Case("flag", "data set missing offline", run_args("--preset", "mnist-noisy", "--data-dir", "/nonexistent"),
+    Case("flag", "data set missing offline",
+         run_args("--preset", "mnist-noisy", "--data-dir", "/nonexistent"),
          "MNIST not found: expected MNIST/raw/"),
     Case("flag", "output dir under a regular file",
          lambda tmp, _run: ["run", "--no-ui", "--out", str(tmp / "afile" / "out")],
@@ -203,7 +203,7 @@ CASES = [
     Case("report", "a summary.json of a newer memtui", on_run("report"),
          "written by a newer memtui", setup=newer_schema("summary.json")),
     Case("report", "an unknown --format", on_run("report", "--format", "xml"),
-         "--format: unknown format 'xml'; valid: table, markdown, csv, json"),
+         "Invalid value for '--format' / '-f': 'xml' is not valid; valid: table, markdown, csv, json"),
     Case("report", "--plot to an unsupported file type", on_run("report", "--plot", "curves.gif"),
          "--plot: cannot draw 'curves.gif'; give a file ending in .svg or .png"),
     Case("report", "a run whose metrics.jsonl ends in a cut line (kill -9 mid-write)",
@@ -219,7 +219,7 @@ def finished_run(tmp_path_factory) -> Path:
     config = load_preset("demo").model_copy(update={"epochs": 2, "out": path})
     config.schedule.kind = "constant"  # so that --epochs may extend it
     config = config.model_copy(update={"data": config.data.model_copy(update={"subset": 300})})
-    Engine(config, [RunLogWriter(path)], run_dir=str(path), checkpoint_dir=path).run()
+    start_run(config).execute()
     return path
 
 

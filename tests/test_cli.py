@@ -1,7 +1,7 @@
 """Specification of the command line.
 
 ``memtui run`` resolves a preset plus overrides, writes a run directory and reports on stderr.
-Every bad input (issue 2, "Bad input") ends with one clear line on stderr, exit code 2, no
+Every bad input ends with one clear line on stderr, exit code 2, no
 traceback, and nothing already written lost. ``memtui presets`` lists the shipped presets and
 ``memtui presets show NAME`` prints one fully resolved.
 """
@@ -20,9 +20,10 @@ import pytest
 import tomli_w
 from typer.testing import CliRunner
 
-from helpers import tiny_document
 from memtui import cli
-from memtui.config import shipped_presets
+from memtui.presets import shipped_presets
+
+from helpers import tiny_document
 
 
 def write_preset(path: Path, **changes) -> Path:

@@ -11,18 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from memtui.cli import app
-from memtui.config import (
-    DEFAULT_PRESET,
-    apply_overrides,
-    load_preset,
-    parse_losses,
-    shipped_presets,
-    to_toml,
-    validate,
-)
+from memtui.config import apply_overrides, load_preset, to_toml, validate
 from memtui.engine import Engine
 from memtui.errors import ConfigError
 from memtui.losses import REGISTRY
+from memtui.overrides import parse_losses
+from memtui.presets import DEFAULT_PRESET, shipped_presets
 
 PRESETS = sorted(shipped_presets())
 

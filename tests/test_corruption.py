@@ -1,4 +1,4 @@
-"""Specification of label and input corruption (design.md, "Corruption modes").
+"""Specification of label and input corruption (docs/reference.md, "Corruption modes").
 
 Label modes, with rate eta on K classes:
 - ``random`` replaces a label, with probability eta, by a uniform draw over all K classes, so an
@@ -95,7 +95,7 @@ def test_symmetric_spreads_uniformly_over_the_other_classes():
             assert within_sigmas(counts[other].item() / per_class, 1 / (K - 1), per_class)
 
 
-# The class maps as design.md writes them, independently of memtui.corruption.PAIRFLIP_MAPS.
+# The class maps as docs/reference.md writes them, independently of memtui.corruption.PAIRFLIP_MAPS.
 DESIGN_PAIRFLIP = {
     "cifar10": {9: 1, 2: 0, 4: 7, 3: 5, 5: 3},  # truck->automobile, bird->airplane, deer->horse, cat<->dog
     "mnist": {2: 7, 3: 8, 5: 6, 6: 5, 7: 1},

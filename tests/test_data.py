@@ -15,9 +15,10 @@ import pytest
 import torch
 from torchvision.io import write_jpeg
 
-from helpers import SHARED_DATA
 from memtui.data import DATASETS, DataSplit, channel_stats, load, take_subset
 from memtui.errors import DataError
+
+from helpers import SHARED_DATA
 
 # write_jpeg makes the fixtures; torchvision 0.29 deprecates it, which is no concern of these tests.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:torchvision")

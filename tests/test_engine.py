@@ -15,9 +15,8 @@ import threading
 import pytest
 import torch
 
-from helpers import Recorder
-
-from memtui.engine import Engine, RunControl, batch_slices, epoch_permutation
+from memtui.control import RunControl
+from memtui.engine import Engine
 from memtui.events import (
     EpochEnded,
     EpochMetrics,
@@ -27,6 +26,9 @@ from memtui.events import (
 )
 from memtui.losses import REGISTRY, LossDef, cross_entropy
 from memtui.metrics import METRICS
+from memtui.prepare import batch_slices, epoch_permutation
+
+from helpers import Recorder
 
 TIMING = {"seconds", "eval_seconds", "images_per_s"}
 FRACTIONS = ("train_acc", "memorized", "recovered", "clean_acc", "test_acc")
@@ -192,6 +194,7 @@ def test_a_run_whose_every_loss_diverges_finishes_as_failed(
 
 
 class StopAfterFirstEpoch:
+    critical = False
     def __init__(self, control: RunControl) -> None:
         self.control = control
 
@@ -214,6 +217,7 @@ def test_a_stop_request_from_another_thread_ends_the_run_as_stopped(tiny_config,
     first_epoch_done = threading.Event()
 
     class Signal:
+        critical = False
         def handle(self, event):
             if isinstance(event, EpochEnded):
                 first_epoch_done.set()
@@ -236,6 +240,7 @@ def test_a_paused_run_waits_and_a_stop_request_wakes_it(tiny_config, recorder):
     paused = threading.Event()
 
     class PauseAfterFirstEpoch:
+        critical = False
         def handle(self, event):
             if isinstance(event, EpochEnded) and event.epoch == 1:
                 control.pause()
@@ -296,6 +301,7 @@ def test_an_unexpected_error_during_the_run_finishes_it_as_failed_with_the_trace
 
 def test_a_display_that_breaks_is_dropped_and_training_goes_on(tiny_config, recorder):
     class ClosedTerminal:  # stderr gone with the SSH session that showed it
+        critical = False
         def handle(self, event) -> None:
             raise OSError(5, "Input/output error")
 
@@ -311,6 +317,7 @@ def test_the_engine_sets_its_cpu_threads_in_the_thread_that_trains(tiny_config):
     seen = []
 
     class ThreadCount:
+        critical = False
         def handle(self, event) -> None:
             seen.append(torch.get_num_threads())
 

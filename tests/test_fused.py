@@ -14,14 +14,14 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import Recorder
-
+from memtui.bank.fused import FusedModels
+from memtui.bank.separate import SeparateModels
 from memtui.config import OptimizerConfig, ScheduleConfig
 from memtui.engine import Engine
 from memtui.events import EpochMetrics, LossDiverged
-from memtui.fused import FusedModels
-from memtui.lockstep import SeparateModels
 from memtui.losses import REGISTRY, LossDef
+
+from helpers import Recorder
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 LOSSES = [REGISTRY[name].bind() for name in ("ce", "mse", "rll")]
@@ -203,7 +203,7 @@ def test_engine_isolates_a_diverging_loss_under_the_fused_backend(tiny_config, m
     assert [(e.loss, e.epoch) for e in fused.of(LossDiverged)] == [("NAN", 1)]
     expected = {(e.epoch, e.loss): e.values for e in separate.of(EpochMetrics)}
     got = {(e.epoch, e.loss): e.values for e in fused.of(EpochMetrics)}
-    assert got.keys() == expected.keys() == {(e, l) for e in (1, 2, 3) for l in ("CE", "RLL")}
+    assert got.keys() == expected.keys() == {(e, loss) for e in (1, 2, 3) for loss in ("CE", "RLL")}
     for key, values in expected.items():
         for name in ("train_loss", "train_acc", "test_acc", "test_loss", "memorized"):
             assert got[key][name] == pytest.approx(values[name], rel=1e-4, abs=1e-5), (key, name)

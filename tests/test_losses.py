@@ -1,7 +1,7 @@
-"""Specification of the loss functions (design.md, "Losses").
+"""Specification of the loss functions (docs/reference.md, "Losses").
 
 Each loss maps logits [B, K] and labels [B] to per-sample losses [B]. Every formula is checked
-against a direct float64 computation of design.md's table on random logits, with the probabilities
+against a direct float64 computation of docs/reference.md's table on random logits, with the probabilities
 clamped to [1e-7, 1] as the table says. The *symmetric* flag each loss declares is checked
 numerically: sum_j L(p, j) over all K labels is the same constant for every softmax output p
 exactly when the loss is declared symmetric.
@@ -50,7 +50,7 @@ def _onehot(y: torch.Tensor) -> np.ndarray:
 
 
 def reference(name: str, logits: torch.Tensor, y: torch.Tensor, **params: float) -> np.ndarray:
-    """design.md's formulas, written out independently of memtui.losses."""
+    """docs/reference.md's formulas, written out independently of memtui.losses."""
     p = _reference_probs(logits)
     rows = np.arange(len(y))
     p_y = p[rows, y.numpy()]
@@ -95,17 +95,17 @@ DESIGN_SYMMETRIC = {"ce": False, "mse": False, "mae": True, "rll": True, "gce": 
                     "sce": False, "nce": True, "nce+rce": True, "nce+mae": True}
 
 
-def test_the_registry_holds_exactly_the_losses_of_design_md():
+def test_the_registry_holds_exactly_the_losses_of_the_reference():
     assert set(REGISTRY) == set(DESIGN_DEFAULTS)
 
 
 @pytest.mark.parametrize("name", sorted(DESIGN_DEFAULTS))
-def test_defaults_are_those_of_design_md(name):
+def test_defaults_are_those_of_the_reference(name):
     assert dict(REGISTRY[name].defaults) == DESIGN_DEFAULTS[name]
 
 
 @pytest.mark.parametrize("name", sorted(DESIGN_SYMMETRIC))
-def test_symmetric_declaration_matches_design_md(name):
+def test_symmetric_declaration_matches_the_reference(name):
     assert REGISTRY[name].symmetric is DESIGN_SYMMETRIC[name]
 
 
@@ -173,7 +173,7 @@ def test_sum_over_labels_is_constant_exactly_for_losses_declared_symmetric(name)
     ("nce+rce", 1.0 - math.log(1e-4) * (K - 1)),
     ("nce+mae", 1.0 + 2 * K - 2),
 ])
-def test_symmetric_losses_sum_to_the_constant_of_design_md(name, constant):
+def test_symmetric_losses_sum_to_the_constant_of_the_reference(name, constant):
     sums = _label_sums(name, _mixed_logits(seed=12))
     np.testing.assert_allclose(sums.numpy(), constant, rtol=1e-5, atol=SYMMETRIC_TOL)
 

@@ -15,10 +15,10 @@ import pytest
 
 from memtui import cli
 from memtui.config import apply_overrides, load_preset
-from memtui.engine import Engine
 from memtui.metrics import format_value
 from memtui.report import report_runs
-from memtui.runlog import RunLogWriter, read_run
+from memtui.runlog import read_run
+from memtui.session import start_run
 
 LABELS = ["CE", "MSE", "RLL"]  # the demo preset's losses; RLL is the symmetric one
 
@@ -30,10 +30,7 @@ def run_dir(tmp_path_factory) -> Path:
         "data.subset": 500, "data.test_subset": 300, "epochs": 2, "model.width": 32,
         "device": "cpu", "seed": 0})
     path = tmp_path_factory.mktemp("runs") / "demo-small"
-    path.mkdir()
-    engine = Engine(config, [RunLogWriter(path)], run_dir=str(path))
-    engine.prepare()
-    finished = engine.run()
+    finished = start_run(config.model_copy(update={"out": path})).execute()
     assert finished.status == "completed"
     return path
 
@@ -73,8 +70,8 @@ def markdown_rows(text: str) -> list[list[str]]:
 
 def test_table_titles_the_run_with_its_setting_and_lists_every_loss(run_dir):
     text = report([run_dir])
-    assert "demo: demo (500 train), random labels 40%, MLP 1x32" in text
-    assert "2 epochs completed" in text
+    assert "demo · demo 500/300 · random labels 40% (186) · mlp 1×32 lr 0.1 · cpu" in text
+    assert "2 epochs" in text and "completed" in text  # the title wraps at 80 columns
     for label in LABELS:
         assert label in text
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from memtui.checkpoint import CHECKPOINT_FILE, Checkpoint
-from memtui.cli import resume_config
+from memtui.checkpoint import Checkpoint
 from memtui.config import load_preset
 from memtui.engine import Engine
 from memtui.events import EpochEnded
-from memtui.runlog import RunLogWriter, read_run
+from memtui.runlog import read_run
+from memtui.session import resume_run, start_run
 
 TINY_PRESET = """
 name = "tiny"
@@ -64,6 +64,8 @@ def write_preset(tmp_path: Path, epochs: int = 5, checkpoint_every: int = 2, sub
 
 
 class StopAfterEpoch:
+    critical = False
+
     def __init__(self, engine: Engine, epoch: int) -> None:
         self.engine, self.epoch = engine, epoch
 
@@ -75,19 +77,15 @@ class StopAfterEpoch:
 def run_in_process(preset: Path, out: Path, stop_after: int | None = None) -> Engine:
     config = load_preset(str(preset)).model_copy(update={"out": out})
     out.mkdir(parents=True)
-    engine = Engine(config, [RunLogWriter(out)], run_dir=str(out), checkpoint_dir=out)
+    run = start_run(config)
     if stop_after is not None:
-        engine.sinks.append(StopAfterEpoch(engine, stop_after))
-    engine.run()
-    return engine
+        run.add_sink(StopAfterEpoch(run.engine, stop_after))
+    run.execute()
+    return run.engine
 
 
 def resume_in_process(run_dir: Path, epochs: int | None = None) -> None:
-    config, checkpoint = resume_config(run_dir, epochs, None, None)
-    engine = Engine(config, [RunLogWriter(run_dir, resume_after=checkpoint.epochs_completed)],
-                    run_dir=str(run_dir), checkpoint_dir=run_dir)
-    engine.restore(checkpoint)
-    engine.run()
+    resume_run(run_dir, epochs=epochs).execute()
 
 
 METRICS_THAT_MUST_MATCH = ("train_acc", "memorized", "recovered", "clean_acc", "test_acc",
@@ -97,7 +95,7 @@ METRICS_THAT_MUST_MATCH = ("train_acc", "memorized", "recovered", "clean_acc", "
 def quality(run_dir: Path) -> dict[tuple[int, str], list[float]]:
     """Every epoch's metrics but timings, by (epoch, loss): what must match across resumes."""
     return {(r["epoch"], r["loss"]): [r[k] for k in METRICS_THAT_MUST_MATCH]
-            for r in read_run(run_dir).records}
+            for r in read_run(run_dir).records if r["event"] == "epoch_metrics"}
 
 
 def assert_same_metrics(run_dir: Path, reference: Path) -> None:
@@ -208,7 +206,7 @@ def test_a_stopped_or_killed_run_keeps_every_epoch_and_resumes_to_the_uninterrup
     _, stderr = process.communicate(timeout=30)
     assert time.monotonic() - sent < 10, "a stop must not wait for the end of the run"
 
-    lines = every_line_is_json(out / "metrics.jsonl")
+    lines = [r for r in every_line_is_json(out / "metrics.jsonl") if "loss" in r]
     logged = max(line["epoch"] for line in lines)
     assert {(line["epoch"], line["loss"]) for line in lines} == {
         (epoch, loss) for epoch in range(1, logged + 1) for loss in ("CE", "RLL")}
@@ -241,8 +239,7 @@ def test_an_error_in_training_fails_the_run_cleanly_with_a_checkpoint_to_resume_
     run_dir = tmp_path / "run"
     config = load_preset(str(preset)).model_copy(update={"out": run_dir})
     run_dir.mkdir()
-    engine = Engine(config, [RunLogWriter(run_dir)], run_dir=str(run_dir), checkpoint_dir=run_dir)
-    engine.prepare()
+    engine = start_run(config).engine
     real_step = engine.bank.train_step
     steps = []
 
@@ -271,8 +268,7 @@ def test_an_error_in_one_losss_step_stops_that_loss_only(tmp_path):
     run_dir = tmp_path / "run"
     config = load_preset(str(preset)).model_copy(update={"out": run_dir, "backend": "separate"})
     run_dir.mkdir()
-    engine = Engine(config, [RunLogWriter(run_dir)], run_dir=str(run_dir), checkpoint_dir=run_dir)
-    engine.prepare()
+    engine = start_run(config).engine
     rll = engine.bank.losses[1]
     calls = []
 
@@ -315,13 +311,12 @@ def test_a_resume_that_fails_leaves_the_run_directory_as_it_was(tmp_path):
 
 
 def test_when_every_loss_fails_mid_epoch_the_last_good_checkpoint_stays(tmp_path):
-    from memtui.lockstep import LossStepError
+    from memtui.bank import LossStepError
 
     run_dir = tmp_path / "run"
     config = load_preset(str(write_preset(tmp_path))).model_copy(update={"out": run_dir})
     run_dir.mkdir()
-    engine = Engine(config, [RunLogWriter(run_dir)], run_dir=str(run_dir), checkpoint_dir=run_dir)
-    engine.prepare()
+    engine = start_run(config).engine
     real_step, steps = engine.bank.train_step, []
 
     def every_loss_fails_in_epoch_two(x, y, active):

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from memtui.engine import Engine, RunControl
+from memtui.control import RunControl
 from memtui.errors import RunDirError
 from memtui.events import EpochEnded
 from memtui.losses import REGISTRY, LossDef, cross_entropy
@@ -21,20 +21,18 @@ from memtui.runlog import (
     CONFIG_FILE,
     METRICS_FILE,
     SUMMARY_FILE,
-    RunLogWriter,
     create_run_dir,
     default_run_dir,
     latest_run,
     read_metrics,
     read_run,
 )
+from memtui.session import start_run
 
 
 def run_into(run_dir, config, *extra_sinks, control=None):
-    create_run_dir(run_dir)
-    engine = Engine(config, [RunLogWriter(run_dir), *extra_sinks], control or RunControl(),
-                    run_dir=str(run_dir))
-    return engine.run()
+    config = config.model_copy(update={"out": run_dir})
+    return start_run(config, sinks=extra_sinks, control=control).execute()
 
 
 def json_lines(path):
@@ -46,16 +44,21 @@ def test_a_completed_run_writes_config_metrics_and_summary(tiny_config, tmp_path
     run_dir = tmp_path / "run"
     assert run_into(run_dir, config).status == "completed"
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
-        [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE])
+        [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, "checkpoint.pt"])
+    assert json.loads((run_dir / CONFIG_FILE).read_text())["schema_version"] == 2
 
     meta = json.loads((run_dir / CONFIG_FILE).read_text())
-    assert meta["config"] == config.model_dump(mode="json")
+    assert meta["config"] == config.model_copy(update={"out": run_dir}).model_dump(mode="json")
     assert [loss["label"] for loss in meta["losses"]] == ["CE", "MSE", "RLL"]
     assert meta["num_train"] == 256 and meta["num_test"] == 128 and 0 < meta["num_corrupted"] < 256
 
-    lines = json_lines(run_dir / METRICS_FILE)
-    assert [(r["epoch"], r["loss"]) for r in lines] == [
-        (e, loss) for e in (1, 2) for loss in ("CE", "MSE", "RLL")]
+    # one tagged line per event: each loss's metrics, then the epoch's end
+    everything = json_lines(run_dir / METRICS_FILE)
+    assert [(r["event"], r["epoch"], r.get("loss")) for r in everything] == [
+        row for e in (1, 2) for row in [
+            *(("epoch_metrics", e, loss) for loss in ("CE", "MSE", "RLL")),
+            ("epoch_ended", e, None)]]
+    lines = [r for r in everything if r["event"] == "epoch_metrics"]
     for record in lines:
         assert {"train_acc", "memorized", "recovered", "clean_acc", "test_acc", "test_loss",
                 "train_loss", "lr", "seconds", "images_per_s"} <= set(record)
@@ -65,7 +68,8 @@ def test_a_completed_run_writes_config_metrics_and_summary(tiny_config, tmp_path
     assert set(summary["losses"]) == {"CE", "MSE", "RLL"}
     for label, entry in summary["losses"].items():
         rows = [r for r in lines if r["loss"] == label]
-        assert entry["final"] == {k: v for k, v in rows[-1].items() if k not in ("epoch", "loss")}
+        assert entry["final"] == {k: v for k, v in rows[-1].items()
+                                  if k not in ("event", "epoch", "loss")}
         best = max(rows, key=lambda r: r["test_acc"])
         assert entry["best_test_acc"] == best["test_acc"]
         assert entry["best_epoch"] == best["epoch"]
@@ -77,7 +81,7 @@ def test_read_run_returns_what_the_writer_wrote(tiny_config, tmp_path):
     record = read_run(tmp_path / "run")
     assert record.loss_labels == ["CE", "MSE", "RLL"]
     assert record.config["epochs"] == 2
-    assert len(record.records) == 6 and len(record.metrics_of("RLL")) == 2
+    assert len(record.records) == 8 and len(record.metrics_of("RLL")) == 2
     assert record.summary["status"] == "completed"
 
 
@@ -85,6 +89,7 @@ def test_a_stopped_run_still_writes_its_summary_and_every_line_stays_valid(tiny_
     control = RunControl()
 
     class StopAfterFirstEpoch:
+        critical = False
         def handle(self, event):
             if isinstance(event, EpochEnded):
                 control.request_stop()
@@ -93,7 +98,7 @@ def test_a_stopped_run_still_writes_its_summary_and_every_line_stays_valid(tiny_
     finished = run_into(run_dir, tiny_config(epochs=10), StopAfterFirstEpoch(), control=control)
     assert finished.status == "stopped"
     lines = json_lines(run_dir / METRICS_FILE)  # raises on any invalid line
-    assert [r["epoch"] for r in lines] == [1, 1, 1]
+    assert [r["epoch"] for r in lines] == [1, 1, 1, 1]  # three losses' metrics, the epoch's end
     summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     assert summary["status"] == "stopped" and summary["epochs_completed"] == 1
     assert all(entry["final"] is not None for entry in summary["losses"].values())
@@ -108,8 +113,8 @@ def test_a_diverged_loss_gets_a_diverged_line_and_is_marked_in_the_summary(
     run_dir = tmp_path / "run"
     run_into(run_dir, tiny_config(epochs=2, losses=[{"name": "ce"}, {"name": "nan"}]))
     lines = json_lines(run_dir / METRICS_FILE)
-    diverged = [r for r in lines if r["loss"] == "NAN"]
-    assert len(diverged) == 1 and "diverged" in diverged[0]
+    diverged = [r for r in lines if r.get("loss") == "NAN"]
+    assert len(diverged) == 1 and diverged[0]["event"] == "loss_diverged"
     summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     assert summary["status"] == "completed"
     assert summary["losses"]["NAN"]["diverged"] and summary["losses"]["NAN"]["final"] is None
@@ -123,7 +128,7 @@ def test_read_run_tolerates_a_truncated_last_line(tiny_config, tmp_path):
         fh.write('{"epoch": 2, "loss": "CE", "train_a')  # a write cut by a kill
     (run_dir / SUMMARY_FILE).unlink()  # a killed run has no summary
     record = read_run(run_dir)
-    assert len(record.records) == 3 and record.summary is None
+    assert len(record.records) == 4 and record.summary is None
 
 
 def test_read_metrics_follows_a_growing_file_by_offset(tmp_path):
@@ -183,7 +188,7 @@ def test_default_run_dir_is_timestamp_and_name_and_latest_run_finds_the_newest(
     from datetime import datetime
 
     config = tiny_config()
-    path = default_run_dir(config, tmp_path, now=datetime(2024, 5, 6, 7, 8, 9))
+    path = default_run_dir(config.name, tmp_path, now=datetime(2024, 5, 6, 7, 8, 9))
     assert path == tmp_path / "20240506-070809-tiny"
     run_into(tmp_path / "older", tiny_config(epochs=1))
     run_into(tmp_path / "newer", tiny_config(epochs=1))

@@ -1,66 +1,190 @@
-"""Where the app's events come from: a live engine (a sink on the training thread) or a run
-directory on disk (``memtui watch``). Both yield plain memtui.events."""
+"""Where the view's events come from, behind one small protocol (in the shape of Toolong's
+watcher): a live run trained in this process, or a run directory on disk (``memtui watch``).
+
+The app calls ``attach`` with a thread-safe ``deliver`` callback, then runs ``work`` in a Textual
+thread worker; both sources deliver plain memtui.events, so the app never knows which it has
+and never imports the engine.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from memtui.events import (
-    EpochEnded,
-    EpochMetrics,
-    Event,
-    LossDiverged,
-    LossInfo,
-    RunFinished,
-    RunStarted,
+from memtui.events import Event
+from memtui.runlog import (
+    ERROR_LOG,
+    METRICS_FILE,
+    SUMMARY_FILE,
+    RecordDecoder,
+    read_metrics,
+    read_run,
+    run_finished,
+    run_started,
 )
-from memtui.runlog import METRICS_FILE, SUMMARY_FILE, read_metrics, read_run
+
+if TYPE_CHECKING:  # the live source is only built by `memtui run`, which has torch loaded
+    from memtui.session import Run
+
+Deliver = Callable[[Event], Any]
+
+WATCH_POLL_S = 0.5
+
+
+class RunSource(Protocol):
+    """What the view needs from wherever its events come from."""
+
+    #: True when pause and stop reach a training run (a live run); False for a directory.
+    controllable: bool
+
+    def attach(self, deliver: Deliver) -> None:
+        """Deliver every event through ``deliver`` from now on (from any thread)."""
+        ...
+
+    def work(self) -> None:
+        """The blocking part, run in a thread worker: train, or follow the directory. Returns
+        when no more events will come, or soon after ``request_stop``."""
+        ...
+
+    def request_stop(self) -> None: ...
+
+    def toggle_pause(self) -> bool:
+        """Pause or resume; True when now paused."""
+        ...
+
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def started_at(self) -> float | None:
+        """When the run started, if known before its first event (a directory knows)."""
+        ...
+
+    @property
+    def ended_at(self) -> float | None: ...
 
 
 class ForwardingSink:
-    """An engine sink that hands every event to ``post`` and returns at once.
+    """An engine sink that hands every event to ``deliver`` and returns at once.
 
-    ``post`` is the app's ``post_message`` wrapped in a message: it only schedules the message on
-    the app's event loop (thread-safe, non-blocking), so training never waits on drawing. An event
-    that arrives after the app has closed is dropped; the run log still gets it.
+    ``deliver`` is the app's ``post_message`` wrapped in a message: it only schedules the message
+    on the app's event loop (thread-safe, non-blocking), so training never waits on drawing. An
+    event that arrives after the app has closed is dropped; the run log still gets it.
     """
 
-    def __init__(self, post: Callable[[Event], Any]) -> None:
-        self._post = post
+    critical = False
+
+    def __init__(self, deliver: Deliver) -> None:
+        self._deliver = deliver
 
     def handle(self, event: Event) -> None:
         try:
-            self._post(event)
+            self._deliver(event)
         except RuntimeError:
             # the app's loop is gone (the app is shutting down); the run log is the record
             pass
 
 
-class RunDirSource:
-    """Reconstructs the engine's events from a run directory, following it while it grows.
+class LiveSource:
+    """A prepared run (memtui.session.Run), trained by ``work`` in the app's thread worker."""
 
-    ``poll()`` returns the events for whatever was appended since the last call: RunStarted from
-    config.json on the first call, EpochMetrics / LossDiverged per line of metrics.jsonl,
-    EpochEnded once every loss still training has its line for an epoch, and RunFinished once
+    controllable = True
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.done = threading.Event()  # set once the engine has returned (summary written)
+        self.worked = False
+
+    def attach(self, deliver: Deliver) -> None:
+        # After the run log among the sinks: the disk is always written first.
+        self.run.add_sink(ForwardingSink(deliver))
+
+    def work(self) -> None:
+        """Runs the engine; it checks its RunControl every batch and never raises (failures
+        arrive as RunFinished)."""
+        self.worked = True
+        try:
+            self.run.execute()
+        finally:
+            self.done.set()
+
+    def request_stop(self) -> None:
+        self.run.control.request_stop()
+
+    def toggle_pause(self) -> bool:
+        return self.run.control.toggle_pause()
+
+    @property
+    def paused(self) -> bool:
+        return self.run.control.paused
+
+    @property
+    def started_at(self) -> float | None:
+        return None
+
+    @property
+    def ended_at(self) -> float | None:
+        return None
+
+    def wait(self) -> None:
+        """Block until the engine has written its summary (if it ever started)."""
+        if self.worked:
+            self.done.wait()
+
+
+class RunDirSource:
+    """Replays a run directory's events, following it while it grows.
+
+    ``poll()`` returns the events for whatever was appended since the last call: RunStarted
+    from config.json on the first call, one event per line of metrics.jsonl, and RunFinished once
     summary.json exists (with error.log's traceback for a failed run).
     """
 
-    def __init__(self, path: Path) -> None:
+    controllable = False
+
+    def __init__(self, path: Path, poll_s: float = WATCH_POLL_S) -> None:
         self.path = Path(path)
         record = read_run(self.path)  # raises RunDirError before any UI starts
         self.meta = record.meta
+        self.poll_s = poll_s
+        self._decoder = RecordDecoder(record.version, record.loss_labels,
+                                      int(record.config.get("epochs", 0)))
         self._offset = 0
         self._started = False
         self._finished = False
-        self._active: set[str] = set(record.loss_labels)
-        self._lines_in_epoch: dict[int, int] = {}
-        self._diverged_in: dict[int, set[str]] = {}
-        self._seconds: dict[int, float] = {}
         self._last_epoch = 0
-        self._epochs = int(record.config.get("epochs", 0))
+        self._stop = threading.Event()
+        self._deliver: Deliver | None = None
+
+    # -- the protocol ----------------------------------------------------------------------------
+
+    def attach(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    def work(self) -> None:
+        """Poll until the run's summary has been read or the view stops us. An error (the file
+        rewritten under us by a --resume) propagates: the worker fails and the app shows it."""
+        while not self._stop.is_set():
+            events = self.poll()
+            if events and self._deliver is not None:
+                for event in events:
+                    self._deliver(event)
+            if self._finished:
+                return
+            self._stop.wait(self.poll_s)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def toggle_pause(self) -> bool:
+        return False
+
+    @property
+    def paused(self) -> bool:
+        return False
 
     @property
     def finished(self) -> bool:
@@ -71,7 +195,7 @@ class RunDirSource:
         """When the run started, from config.json (the writer stamps it in local time)."""
         stamp = self.meta.get("started")
         try:
-            return datetime.fromisoformat(stamp).timestamp() if stamp else None
+            return datetime.fromisoformat(stamp).timestamp() if isinstance(stamp, str) else None
         except ValueError:
             return None
 
@@ -80,38 +204,7 @@ class RunDirSource:
         summary = self.path / SUMMARY_FILE
         return summary.stat().st_mtime if summary.is_file() else None
 
-    def _run_started(self) -> RunStarted:
-        meta = self.meta
-        return RunStarted(
-            run_dir=str(self.path),
-            config=meta.get("config", {}),
-            losses=tuple(LossInfo(loss["label"], loss["name"], dict(loss.get("params", {})),
-                                  bool(loss.get("symmetric", False)))
-                         for loss in meta.get("losses", [])),
-            device=str(meta.get("device", "")),
-            num_train=int(meta.get("num_train", 0)),
-            num_test=int(meta.get("num_test", 0)),
-            num_corrupted=int(meta.get("num_corrupted", 0)),
-        )
-
-    def _from_records(self, records: list[dict[str, Any]]) -> list[Event]:
-        events: list[Event] = []
-        for record in records:
-            epoch, label = int(record.get("epoch", 0)), str(record.get("loss", ""))
-            if "diverged" in record:
-                events.append(LossDiverged(epoch, label, str(record["diverged"])))
-                self._diverged_in.setdefault(epoch, set()).add(label)
-            else:
-                values = {k: v for k, v in record.items() if k not in ("epoch", "loss")}
-                events.append(EpochMetrics(epoch, label, values))
-                self._seconds.setdefault(epoch, float(values.get("seconds") or 0.0))
-            self._lines_in_epoch[epoch] = self._lines_in_epoch.get(epoch, 0) + 1
-            # every loss still training at the start of an epoch writes exactly one line for it
-            if self._lines_in_epoch[epoch] == len(self._active):
-                events.append(EpochEnded(epoch, self._epochs, self._seconds.get(epoch, 0.0)))
-                self._last_epoch = epoch
-                self._active -= self._diverged_in.get(epoch, set())
-        return events
+    # -- reading ---------------------------------------------------------------------------------
 
     def poll(self) -> list[Event]:
         if self._finished:
@@ -119,20 +212,19 @@ class RunDirSource:
         events: list[Event] = []
         if not self._started:
             self._started = True
-            events.append(self._run_started())
+            events.append(run_started(self.meta, self.path))
         summary_path = self.path / SUMMARY_FILE
         # Check for the summary before reading: the writer closes metrics.jsonl before it writes
         # summary.json, so lines read after seeing it are the last ones.
         done = summary_path.is_file()
         records, self._offset = read_metrics(self.path / METRICS_FILE, self._offset)
-        events += self._from_records(records)
+        for event in self._decoder.decode(records, str(self.path / METRICS_FILE)):
+            events.append(event)
+            self._last_epoch = max(self._last_epoch, getattr(event, "epoch", 0))
         if done:
             summary = read_run(self.path).summary or {}
-            error_log = self.path / "error.log"
+            error_log = self.path / ERROR_LOG
             error = error_log.read_text("utf-8", errors="replace") if error_log.is_file() else None
-            events.append(RunFinished(summary.get("status", "completed"),
-                                      int(summary.get("epochs_completed", self._last_epoch)),
-                                      str(summary.get("message", "")), error))
+            events.append(run_finished(summary, error, self._last_epoch))
             self._finished = True
         return events
-

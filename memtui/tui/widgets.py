@@ -1,4 +1,4 @@
-"""The widgets of the live view. Each draws from memtui.tui.state and nothing else, so a live run
+"""The widgets of the live view. Each draws from memtui.runstate and nothing else, so a live run
 and a replayed run directory look the same."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.markup import escape
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from memtui.metrics import METRICS, format_value
-from memtui.tui.state import LossState, RunState, format_duration
+from memtui.runstate import LossState, RunState, describe_parts, format_duration
 
 RGB = tuple[int, int, int]
 
@@ -138,19 +138,12 @@ class RunHeader(Vertical):
             yield Static(id="run-status")
 
     def show(self, state: RunState, *, paused: bool, stopping: bool, watching: bool) -> None:
-        cfg = state.config
         info = Text(no_wrap=False, overflow="ellipsis")
-        if cfg:
-            data, corruption, model = cfg["data"], cfg["corruption"], cfg["model"]
-            arch = model["arch"]
-            if arch == "mlp":
-                arch = f"mlp {model['depth']}×{model['width']}"
-            corrupt = f"{corruption['labels']} labels {corruption['noise']:.0%}"
-            if corruption.get("inputs", "none") != "none":
-                corrupt += f" + {corruption['inputs']}"
-            info.append(cfg.get("name", ""), style="bold")
-            for part in (f"{data['dataset']} {state.num_train:,}/{state.num_test:,}",
-                         f"{corrupt} ({state.num_corrupted:,})", arch, state.device):
+        parts = describe_parts(state)
+        if parts:
+            name, *rest = parts
+            info.append(name, style="bold")
+            for part in rest:
                 info.append(" · ", style="dim")
                 info.append(part)
         else:
@@ -191,7 +184,8 @@ class LossPane(Vertical):
         self.loss = loss
         self._laid_out = False
         kind = "symmetric" if loss.info.symmetric else "standard"
-        self.border_title = f"[b]{escape(loss.label)}[/b] [{'$success' if loss.info.symmetric else '$warning'}]{kind}[/]"
+        colour = "$success" if loss.info.symmetric else "$warning"
+        self.border_title = f"[b]{escape(loss.label)}[/b] [{colour}]{kind}[/]"
         self.set_class(loss.info.symmetric, "-symmetric")
 
     def compose(self) -> ComposeResult:

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from memtui.config import apply_overrides, load_preset
-from memtui.engine import Engine
-from memtui.runlog import RunLogWriter, create_run_dir
+from memtui.session import Run, start_run
 
 
 @pytest.fixture
@@ -20,14 +19,10 @@ def small_config(tmp_path: Path):
 
 
 @pytest.fixture
-def make_engine(small_config):
-    """A prepared engine writing its run directory, as `memtui run` hands it to run_live."""
+def make_run(small_config):
+    """A prepared run writing its run directory, as `memtui run` hands it to the live view."""
 
-    def make(epochs: int = 3, extra_sinks=()) -> Engine:
-        config = apply_overrides(small_config, {"epochs": epochs})
-        run_dir = create_run_dir(config.out)
-        engine = Engine(config, [RunLogWriter(run_dir), *extra_sinks], run_dir=str(run_dir))
-        engine.prepare()
-        return engine
+    def make(epochs: int = 3, extra_sinks=()) -> Run:
+        return start_run(apply_overrides(small_config, {"epochs": epochs}), sinks=extra_sinks)
 
     return make

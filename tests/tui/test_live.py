@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import pytest
 from textual.widgets import Static
@@ -12,7 +11,9 @@ from textual.widgets import Static
 from memtui.metrics import format_value
 from memtui.runlog import read_run
 from memtui.tui.app import MemtuiApp
+from memtui.tui.sources import LiveSource
 from memtui.tui.widgets import LossPane
+
 from tui_helpers import EAGER, Gate, drawn, text_of, wait_for
 
 SIZE = (120, 36)
@@ -20,14 +21,14 @@ SIZE = (120, 36)
 
 async def leave(app: MemtuiApp, pilot) -> None:
     """Wait for the training thread to end, then for the app to close."""
-    await asyncio.to_thread(app.engine_done.wait, 30)
+    await asyncio.to_thread(app.source.done.wait, 30)
     await wait_for(lambda: app.return_value is not None, pilot)
 
 
-async def test_one_pane_per_loss_whose_values_follow_the_epochs(make_engine):
+async def test_one_pane_per_loss_whose_values_follow_the_epochs(make_run):
     gate = Gate()
-    engine = make_engine(epochs=2, extra_sinks=[gate])
-    app = MemtuiApp(engine=engine, **EAGER)
+    run = make_run(epochs=2, extra_sinks=[gate])
+    app = MemtuiApp(LiveSource(run), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: all(len(loss.epochs) == 1 for loss in app.state.losses.values())
                        and len(app.state.losses) == 3, pilot)
@@ -49,9 +50,9 @@ async def test_one_pane_per_loss_whose_values_follow_the_epochs(make_engine):
         gate.release()
         await wait_for(lambda: app.state.finished, pilot)
         await drawn(app, pilot)
-        records = read_run(Path(engine.run_dir)).records
+        run_record = read_run(run.run_dir)
         for pane in panes:
-            last = [r for r in records if r["loss"] == pane.loss.label][-1]
+            last = run_record.metrics_of(pane.loss.label)[-1]
             assert last["epoch"] == 2
             shown = text_of(pane.query_one(".values", Static))
             assert format_value("train_acc", last["train_acc"]) in shown
@@ -63,15 +64,15 @@ async def test_one_pane_per_loss_whose_values_follow_the_epochs(make_engine):
     assert app.return_value == "completed"
 
 
-async def test_p_pauses_and_resumes_training(make_engine):
+async def test_p_pauses_and_resumes_training(make_run):
     gate = Gate()
-    engine = make_engine(epochs=2, extra_sinks=[gate])
-    app = MemtuiApp(engine=engine, **EAGER)
+    run = make_run(epochs=2, extra_sinks=[gate])
+    app = MemtuiApp(LiveSource(run), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: all(len(loss.epochs) == 1 for loss in app.state.losses.values())
                        and app.state.losses, pilot)
         await pilot.press("p")
-        assert engine.control.paused
+        assert run.control.paused
         await drawn(app, pilot)
         assert "PAUSED" in text_of(app.query_one("#run-status", Static))
 
@@ -80,7 +81,7 @@ async def test_p_pauses_and_resumes_training(make_engine):
         assert all(len(loss.epochs) == 1 for loss in app.state.losses.values())
 
         await pilot.press("p")
-        assert not engine.control.paused
+        assert not run.control.paused
         gate.release()
         await wait_for(lambda: app.state.finished, pilot)
         assert app.state.status == "completed"
@@ -89,36 +90,36 @@ async def test_p_pauses_and_resumes_training(make_engine):
         await leave(app, pilot)
 
 
-async def test_q_stops_training_and_leaves_a_complete_run_directory(make_engine):
-    engine = make_engine(epochs=200)
-    app = MemtuiApp(engine=engine, **EAGER)
+async def test_q_stops_training_and_leaves_a_complete_run_directory(make_run):
+    run = make_run(epochs=200)
+    app = MemtuiApp(LiveSource(run), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.epochs_done >= 1, pilot)
         await pilot.press("q")
         await leave(app, pilot)
     assert app.return_value == "stopped"
 
-    run = read_run(Path(engine.run_dir))
-    assert run.summary is not None
-    assert run.summary["status"] == "stopped"
-    done = run.summary["epochs_completed"]
+    record = read_run(run.run_dir)
+    assert record.summary is not None
+    assert record.summary["status"] == "stopped"
+    done = record.summary["epochs_completed"]
     assert 1 <= done < 200
     for label in ("CE", "MSE", "RLL"):
         # every finished epoch has its line, and no half-measured epoch has one
-        assert [r["epoch"] for r in run.metrics_of(label)] == list(range(1, done + 1))
-    lines = (Path(engine.run_dir) / "metrics.jsonl").read_text().splitlines()
+        assert [r["epoch"] for r in record.metrics_of(label)] == list(range(1, done + 1))
+    lines = (run.run_dir / "metrics.jsonl").read_text().splitlines()
     assert all(json.loads(line) for line in lines)
 
 
-async def test_ctrl_c_stops_like_q(make_engine):
-    engine = make_engine(epochs=200)
-    app = MemtuiApp(engine=engine, **EAGER)
+async def test_ctrl_c_stops_like_q(make_run):
+    run = make_run(epochs=200)
+    app = MemtuiApp(LiveSource(run), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.epochs_done >= 1, pilot)
         await pilot.press("ctrl+c")
         await leave(app, pilot)
     assert app.return_value == "stopped"
-    assert read_run(Path(engine.run_dir)).summary["status"] == "stopped"
+    assert read_run(run.run_dir).summary["status"] == "stopped"
 
 
 class SinkFailure(Exception):
@@ -134,19 +135,19 @@ class FailingSink:
 
 
 @pytest.mark.parametrize("failure", ["train_step", "sink"])
-async def test_an_error_in_the_training_thread_is_shown_and_logged(make_engine, failure):
+async def test_an_error_in_the_training_thread_is_shown_and_logged(make_run, failure):
     if failure == "sink":
-        engine = make_engine(epochs=2, extra_sinks=[FailingSink()])
+        run = make_run(epochs=2, extra_sinks=[FailingSink()])
         expected = "SinkFailure: the sink broke"
     else:
-        engine = make_engine(epochs=2)
+        run = make_run(epochs=2)
 
         def broken_step(x, y, active):
             raise RuntimeError("boom in the training step")
 
-        engine.bank.train_step = broken_step
+        run.engine.bank.train_step = broken_step
         expected = "RuntimeError: boom in the training step"
-    app = MemtuiApp(engine=engine, **EAGER)
+    app = MemtuiApp(LiveSource(run), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.finished, pilot)
         await drawn(app, pilot)
@@ -160,19 +161,19 @@ async def test_an_error_in_the_training_thread_is_shown_and_logged(make_engine, 
         await pilot.press("q")
         await leave(app, pilot)
     assert app.return_value == "failed"
-    log = (Path(engine.run_dir) / "error.log").read_text()
+    log = (run.run_dir / "error.log").read_text()
     assert "Traceback" in log and expected in log
-    assert read_run(Path(engine.run_dir)).summary["status"] == "failed"
+    assert read_run(run.run_dir).summary["status"] == "failed"
 
 
-async def test_s_saves_an_svg_screenshot_into_the_run_directory(make_engine):
-    engine = make_engine(epochs=1)
-    app = MemtuiApp(engine=engine, **EAGER)
+async def test_s_saves_an_svg_screenshot_into_the_run_directory(make_run):
+    run = make_run(epochs=1)
+    app = MemtuiApp(LiveSource(run), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.finished, pilot)
         await pilot.press("s")
         await pilot.press("q")
         await leave(app, pilot)
-    shots = list(Path(engine.run_dir).glob("*.svg"))
+    shots = list(run.run_dir.glob("*.svg"))
     assert len(shots) == 1
     assert shots[0].read_text().lstrip().startswith("<svg")

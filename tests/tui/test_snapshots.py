@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from memtui.tui.app import MemtuiApp
+
 from tui_helpers import FROZEN_NOW, fake_events
 
 SIZES = [(80, 24), (160, 48)]

@@ -6,8 +6,9 @@ import pytest
 
 from memtui.events import EpochEnded, EpochMetrics, EpochProgress, LossDiverged, RunFinished
 from memtui.metrics import EVAL_METRICS, METRICS
-from memtui.tui.state import HEADER, OVERLAY_METRICS, RunState, format_duration
+from memtui.runstate import HEADER, OVERLAY_METRICS, RunState, format_duration
 from memtui.tui.widgets import epoch_ticks
+
 from tui_helpers import fake_events
 
 
@@ -135,6 +136,6 @@ async def test_help_opens_over_a_ticking_view_and_closes():
         assert "pause / resume" in help_text
         assert all(m.help in help_text for m in METRICS.values())
         await pilot.pause(0.3)  # header ticks underneath keep working
-        assert "epoch 4/60" in str(app.header.query_one("#epoch-label").content)
+        assert "epoch 4/60" in str(app.run_screen.header.query_one("#epoch-label").content)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)

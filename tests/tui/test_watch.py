@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from memtui.engine import Engine
 from memtui.errors import RunDirError
 from memtui.events import EpochEnded, EpochMetrics, LossDiverged, RunFinished, RunStarted
 from memtui.metrics import format_value
-from memtui.runlog import RunLogWriter, create_run_dir
+from memtui.runlog import read_run
+from memtui.session import start_run
 from memtui.tui.app import MemtuiApp, run_watch
 from memtui.tui.sources import RunDirSource
 from memtui.tui.widgets import LossPane
+
 from tui_helpers import EAGER, drawn, text_of, wait_for
 
 SIZE = (120, 36)
@@ -25,9 +26,7 @@ SIZE = (120, 36)
 @pytest.fixture
 def finished_run(small_config) -> Path:
     """A real three-epoch run of the demo preset, trained without any UI."""
-    run_dir = create_run_dir(small_config.out)
-    Engine(small_config, [RunLogWriter(run_dir)], run_dir=str(run_dir)).run()
-    return run_dir
+    return start_run(small_config).execute() and small_config.out
 
 
 def start_copy(finished: Path, target: Path) -> list[str]:
@@ -46,25 +45,25 @@ def append(path: Path, text: str) -> None:
 async def test_watch_follows_a_run_directory_while_it_grows(finished_run, tmp_path):
     growing = tmp_path / "growing"
     lines = start_copy(finished_run, growing)
-    assert len(lines) == 9  # three losses, three epochs
-    app = MemtuiApp(source=RunDirSource(growing), poll_s=0.05, **EAGER)
+    assert len(lines) == 12  # three epochs, each three losses' metrics and the epoch's end
+    app = MemtuiApp(RunDirSource(growing, poll_s=0.05), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: len(app.query(LossPane)) == 3, pilot)
         assert "FOLLOWING" in text_of(app.query_one("#run-status", Static))
         assert all(not loss.epochs for loss in app.state.losses.values())
 
-        append(growing, "".join(lines[:3]))
+        append(growing, "".join(lines[:4]))
         await wait_for(lambda: app.state.epochs_done == 1, pilot)
 
         # a line caught half written is not read until its newline arrives
-        append(growing, "".join(lines[3:5]) + lines[5][:20])
+        append(growing, "".join(lines[4:6]) + lines[6][:20])
         await wait_for(lambda: len(app.state.losses["MSE"].epochs) == 2, pilot)
         await pilot.pause(0.3)
         assert len(app.state.losses["RLL"].epochs) == 1
-        append(growing, lines[5][20:] + "".join(lines[6:]))
+        append(growing, lines[6][20:] + "".join(lines[7:]))
         await wait_for(lambda: app.state.epochs_done == 3, pilot)
         await drawn(app, pilot)
-        last = json.loads(lines[-1])
+        last = json.loads(lines[-2])
         pane = next(p for p in app.query(LossPane) if p.loss.label == last["loss"])
         assert format_value("test_acc", last["test_acc"]) in text_of(pane.query_one(".values", Static))
         assert not app.state.finished
@@ -79,7 +78,7 @@ async def test_watch_follows_a_run_directory_while_it_grows(finished_run, tmp_pa
 
 
 async def test_watch_replays_a_finished_run(finished_run):
-    app = MemtuiApp(source=RunDirSource(finished_run), **EAGER)
+    app = MemtuiApp(RunDirSource(finished_run), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.finished, pilot)
         await drawn(app, pilot)
@@ -97,22 +96,20 @@ async def test_watch_replays_a_finished_run(finished_run):
 def test_the_source_rebuilds_the_engines_events(finished_run, tmp_path):
     growing = tmp_path / "diverging"
     lines = start_copy(finished_run, growing)
-    source = RunDirSource(growing)
+    source = RunDirSource(growing, poll_s=0.05)
     first = source.poll()
     assert [type(e) for e in first] == [RunStarted]
     assert [info.label for info in first[0].losses] == ["CE", "MSE", "RLL"]
     assert first[0].losses[2].symmetric
 
-    append(growing, "".join(lines[:3]))
-    append(growing, lines[3] + json.dumps({"epoch": 2, "loss": "MSE", "diverged": "nan"}) + "\n"
-           + lines[5])
+    # one event per line, exactly as the engine emitted it
+    append(growing, "".join(lines[:4]))
+    diverged = {"event": "loss_diverged", "epoch": 2, "loss": "MSE", "diverged": "nan"}
+    append(growing, lines[4] + json.dumps(diverged) + "\n" + lines[6] + lines[7])
     events = source.poll()
     assert [type(e) for e in events] == [EpochMetrics] * 3 + [EpochEnded, EpochMetrics,
                                                               LossDiverged, EpochMetrics, EpochEnded]
-    # with MSE gone, epoch 3 ends after two lines
-    epoch3 = [line for line in lines[6:] if json.loads(line)["loss"] != "MSE"]
-    append(growing, "".join(epoch3))
-    assert [type(e) for e in source.poll()] == [EpochMetrics, EpochMetrics, EpochEnded]
+    assert events[5] == LossDiverged(2, "MSE", "nan")
 
     (growing / "error.log").write_text("Traceback: boom\n")
     summary = json.loads((finished_run / "summary.json").read_text())
@@ -127,9 +124,10 @@ def test_the_source_rebuilds_the_engines_events(finished_run, tmp_path):
 async def test_a_diverged_loss_shows_in_its_pane_and_as_a_notification(finished_run, tmp_path):
     growing = tmp_path / "diverging"
     lines = start_copy(finished_run, growing)
-    append(growing, "".join(lines[:3]) + lines[3]
-           + json.dumps({"epoch": 2, "loss": "MSE", "diverged": "training loss became nan"}) + "\n")
-    app = MemtuiApp(source=RunDirSource(growing), poll_s=0.05, **EAGER)
+    append(growing, "".join(lines[:5]) + json.dumps(
+        {"event": "loss_diverged", "epoch": 2, "loss": "MSE", "diverged": "training loss became nan"})
+        + "\n")
+    app = MemtuiApp(RunDirSource(growing, poll_s=0.05), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.losses and app.state.losses["MSE"].diverged, pilot)
         await drawn(app, pilot)
@@ -147,3 +145,73 @@ def test_watch_refuses_a_folder_that_is_no_run_before_drawing(tmp_path):
         run_watch(tmp_path)
     with pytest.raises(RunDirError, match="does not exist"):
         run_watch(tmp_path / "missing")
+
+
+def as_version_1(finished: Path, target: Path) -> list[str]:
+    """The run directory as memtui wrote it before tagged events (schema 1): untagged metric
+    lines, no epoch ends. Returns its metrics lines."""
+    target.mkdir()
+    meta = json.loads((finished / "config.json").read_text())
+    (target / "config.json").write_text(json.dumps({**meta, "schema_version": 1}))
+    lines = []
+    for line in (finished / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        kind = record.pop("event")
+        if kind != "epoch_ended":
+            lines.append(json.dumps(record) + "\n")
+    (target / "metrics.jsonl").write_text("".join(lines))
+    return lines
+
+
+def test_a_version_1_run_directory_replays_with_its_epoch_ends_inferred(finished_run, tmp_path):
+    old = tmp_path / "old"
+    lines = as_version_1(finished_run, old)
+    source = RunDirSource(old)
+    assert [type(e) for e in source.poll()] == [RunStarted] + (
+        [EpochMetrics] * 3 + [EpochEnded]) * 3
+    # a loss that diverged in a version-1 run: the next epoch ends after the others' lines
+    diverging = tmp_path / "diverging"
+    lines = as_version_1(finished_run, diverging)
+    (diverging / "metrics.jsonl").write_text(
+        "".join(lines[:3]) + lines[3] + json.dumps({"epoch": 2, "loss": "MSE", "diverged": "nan"})
+        + "\n" + lines[5] + "".join(line for line in lines[6:] if '"MSE"' not in line))
+    events = RunDirSource(diverging).poll()[1:]
+    assert [type(e) for e in events] == [EpochMetrics] * 3 + [EpochEnded, EpochMetrics,
+                                                              LossDiverged, EpochMetrics, EpochEnded,
+                                                              EpochMetrics, EpochMetrics, EpochEnded]
+
+
+def test_the_committed_version_1_gpu_run_still_opens():
+    run = read_run(Path(__file__).resolve().parents[2] / "docs" / "gpu-runs" / "cifar10-random")
+    state = run.state()
+    assert run.version == 1
+    assert state.status == "stopped" and state.epochs_done == 18
+    assert list(state.losses) == ["CE", "MSE", "RLL", "MAE"]
+    assert all(len(loss.epochs) == 18 for loss in state.losses.values())
+
+
+async def test_replay_and_live_run_draw_the_same_screen(small_config):
+    """The same events, live from the engine or replayed from the run directory it wrote, end
+    in the same screen (the clock frozen, so the elapsed time matches)."""
+    from memtui.tui.sources import LiveSource
+
+    run = start_run(small_config)
+    live = MemtuiApp(LiveSource(run), clock=lambda: 0.0, **EAGER)
+    async with live.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: live.state.finished, pilot)
+        live.state.started_at = live.state.ended_at = 0.0
+        await drawn(live, pilot)
+        live_screen = live.export_screenshot()
+        live_state = live.state
+
+    replay = MemtuiApp(RunDirSource(run.run_dir), clock=lambda: 0.0, **EAGER)
+    async with replay.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: replay.state.finished, pilot)
+        replay.state.started_at = replay.state.ended_at = 0.0  # a directory knows its own times
+        await drawn(replay, pilot)
+        replay_screen = replay.export_screenshot()
+    assert replay.state.losses.keys() == live_state.losses.keys()
+    for label, loss in live_state.losses.items():
+        assert replay.state.losses[label].series == loss.series
+    strip = lambda svg: svg.split("</style>", 1)[1]  # noqa: E731 - ids differ per export
+    assert strip(replay_screen) == strip(live_screen)

@@ -11,10 +11,11 @@ import pytest
 import torch
 from torch import nn
 
+from memtui.bank import build_bank, choose_backend
+from memtui.bank.fused import FusedModels
+from memtui.bank.separate import SeparateModels
 from memtui.config import OptimizerConfig, ScheduleConfig
 from memtui.errors import ConfigError
-from memtui.fused import FusedModels
-from memtui.lockstep import SeparateModels, build_bank, choose_backend
 from memtui.losses import REGISTRY
 
 LOSSES = [REGISTRY[name].bind() for name in ("ce", "mse", "rll")]

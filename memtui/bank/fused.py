@@ -30,8 +30,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
+from memtui.bank.optim import PerSampleLoss, autocast_context, make_optimizer, make_scheduler
 from memtui.config import OptimizerConfig, ScheduleConfig
-from memtui.lockstep import PerSampleLoss, autocast_context, make_optimizer, make_scheduler
 
 
 class FusedModels:

@@ -1,12 +1,15 @@
-"""What the TUI knows about a run, built from memtui.events alone.
+"""The read model of a run: everything known about it, built from memtui.events alone.
 
-Live runs and ``memtui watch`` feed the same ``RunState.apply``, so both views show exactly the
-same thing for the same events. Nothing here imports Textual: the widgets only read this state.
+One reducer (``RunState.apply``) serves every consumer: the live view and ``memtui watch`` (so
+both show the same thing for the same events), the headless reporter, the run log's
+summary.json and ``memtui report``. ``describe`` is the one line that names a run.
+Nothing here imports Textual, Rich or torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +70,7 @@ class LossState:
 
 @dataclass
 class RunState:
-    clock: Callable[[], float]
+    clock: Callable[[], float] = time.time
     status: str = "waiting"  # waiting, running, completed, stopped, failed
     run_dir: str = ""
     config: dict[str, Any] = field(default_factory=dict)
@@ -135,6 +138,11 @@ class RunState:
             return {HEADER, *self.losses}
         return set()
 
+    def apply_all(self, events: Iterable[Event]) -> RunState:
+        for event in events:
+            self.apply(event)
+        return self
+
     @property
     def finished(self) -> bool:
         return self.status in ("completed", "stopped", "failed")
@@ -164,6 +172,50 @@ class RunState:
         per_epoch = sum(self.epoch_seconds) / len(self.epoch_seconds)
         remaining = self.epochs_total * (1.0 - self.fraction_done)
         return max(0.0, per_epoch * remaining)
+
+
+def describe_parts(state: RunState) -> list[str]:
+    """What a run trains on, in short parts: name, data, corruption, model, device."""
+    cfg = state.config
+    if not cfg:
+        return []
+    data, corruption, model = cfg.get("data", {}), cfg.get("corruption", {}), cfg.get("model", {})
+    arch = str(model.get("arch", "?"))
+    if arch == "mlp":
+        arch = f"mlp {model.get('depth', '?')}×{model.get('width', '?')}"
+    noise = corruption.get("noise", 0.0)
+    corrupt = f"{corruption.get('labels', '?')} labels {noise:.0%}"
+    if corruption.get("inputs", "none") != "none":
+        corrupt += f" + {corruption['inputs']}"
+    lr = cfg.get("optimizer", {}).get("lr")
+    if isinstance(lr, (int, float)):
+        arch += f" lr {lr:g}"
+    return [str(cfg.get("name", "")),
+            f"{data.get('dataset', '?')} {state.num_train:,}/{state.num_test:,}",
+            f"{corrupt} ({state.num_corrupted:,})", arch, state.device]
+
+
+def describe(state: RunState) -> str:
+    """The run in one line, e.g. 'demo · demo 5,000/1,000 · random labels 40% (2,000) ·
+    mlp 1×512 lr 0.1 · cpu'."""
+    return " · ".join(part for part in describe_parts(state) if part)
+
+
+def summary_document(state: RunState) -> dict[str, Any]:
+    """summary.json's per-loss results: epochs measured, why it stopped, final values, best
+    test accuracy and its epoch."""
+    per_loss: dict[str, Any] = {}
+    for label, loss in state.losses.items():
+        best = loss.best.get("test_acc")
+        per_loss[label] = {
+            "epochs": len(loss.epochs),
+            "diverged": loss.diverged[1] if loss.diverged else None,
+            "final": dict(loss.latest) if loss.epochs else None,
+            "best_test_acc": best[0] if best else None,
+            "best_epoch": best[1] if best else None,
+        }
+    return {"status": state.status, "epochs_completed": state.epochs_done,
+            "message": state.message, "losses": per_loss}
 
 
 def format_duration(seconds: float | None) -> str:

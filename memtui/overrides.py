@@ -1,0 +1,77 @@
+"""The command-line overrides of an experiment, declared once: the flag, the config field it
+sets, whether a resumed run may change it, and its help. ``memtui run`` builds its options from
+this table, errors name the flag, and the resume refusal reads it. Torch-free, so ``--help`` is
+fast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Override:
+    flag: str
+    field: str  # dotted field of ExperimentConfig
+    help: str
+    with_resume: bool = False  # may be given with --resume without changing the experiment
+    resume_note: str = ""  # what it does with --resume, where that differs
+
+    @property
+    def param(self) -> str:
+        """The Python parameter name Typer gives the flag."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+OVERRIDES: tuple[Override, ...] = (
+    Override("--epochs", "epochs",
+             "Number of epochs (with --resume: the new total, to extend a run).", with_resume=True,
+             resume_note="to extend it"),
+    Override("--losses", "losses", "Comma-separated losses with default parameters, e.g. ce,mse,rll."),
+    Override("--noise", "corruption.noise",
+             "Corruption rate in [0, 1] for the preset's label corruption mode."),
+    Override("--seed", "seed", "Seed for corruption, init and batch order."),
+    Override("--device", "device", "auto, cpu, cuda, cuda:N or mps.", with_resume=True),
+    Override("--data-dir", "data.data_dir",
+             "Folder holding the data set in torchvision's layout (read offline).", with_resume=True),
+    Override("--subset", "data.subset", "Train on a fixed random subset of this many training images."),
+    Override("--out", "out", "Run directory to write (default runs/<timestamp>-<preset>)."),
+)
+
+BY_PARAM: dict[str, Override] = {o.param: o for o in OVERRIDES}
+#: dotted field -> flag, for error messages that should name what the user typed.
+FLAG_OF_FIELD: dict[str, str] = {o.field: o.flag for o in OVERRIDES}
+
+
+def refused_with_resume(given: dict[str, Any]) -> list[str]:
+    """The flags among ``given`` (parameter -> value, None when not given) that a resume refuses."""
+    return [BY_PARAM[p].flag for p, value in given.items()
+            if value is not None and p in BY_PARAM and not BY_PARAM[p].with_resume]
+
+
+def allowed_with_resume() -> str:
+    """'--epochs (to extend it), --device and --data-dir': for help and errors."""
+    flags = [o.flag + (f" ({o.resume_note})" if o.resume_note else "")
+             for o in OVERRIDES if o.with_resume]
+    return ", ".join(flags[:-1]) + " and " + flags[-1] if len(flags) > 1 else "".join(flags)
+
+
+def parse_losses(text: str) -> list[dict[str, Any]]:
+    """'ce,mse,rll' -> loss specs with default parameters."""
+    from memtui.errors import ConfigError
+
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise ConfigError("--losses: give at least one loss, e.g. --losses ce,mse,rll")
+    return [{"name": name} for name in names]
+
+
+def to_fields(given: dict[str, Any]) -> dict[str, Any]:
+    """Parameter -> value (None when not given) as dotted field -> value for apply_overrides."""
+    fields = {}
+    for param, value in given.items():
+        if value is None or param not in BY_PARAM:
+            continue
+        fields[BY_PARAM[param].field] = parse_losses(value) if param == "losses" else value
+    return fields
+

@@ -1,0 +1,125 @@
+"""The composition root: how a run is put together. Every front-end (the CLI, the live view,
+sweeps, tests, benchmarks, scripts) starts and resumes runs through ``start_run`` and
+``resume_run``, so the wiring of a run is written once:
+
+    run directory -> run log (the critical sink) -> engine (prepared or restored) -> Run
+
+It also owns the policies that belong to no single part: the CPU thread count a run trains with,
+and the rules for what a resumed run may change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from memtui.checkpoint import Checkpoint
+from memtui.config import ExperimentConfig, apply_overrides, validate
+from memtui.control import RunControl
+from memtui.engine import Engine
+from memtui.errors import ConfigError
+from memtui.events import RunFinished, Sink
+from memtui.runlog import CONFIG_FILE, RunLogWriter, create_run_dir, default_run_dir, read_run
+
+
+@dataclass
+class Run:
+    """A prepared run: its config, directory, run log and engine. ``execute`` trains it in the
+    calling thread; a front-end may add its own sinks (a display) before."""
+
+    config: ExperimentConfig
+    run_dir: Path
+    engine: Engine
+    writer: RunLogWriter
+
+    @property
+    def control(self) -> RunControl:
+        return self.engine.control
+
+    def add_sink(self, sink: Sink) -> None:
+        """A display; it comes after the run log, so the disk is always written first."""
+        self.engine.sinks.append(sink)
+
+    def execute(self) -> RunFinished:
+        return self.engine.run()
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Prepare with one torch thread. The run may train in another thread (the live view's
+    worker), and OpenMP keeps a pool of threads for each thread that ran a parallel region: the
+    preparing thread's idle pool halved a worker thread's training speed on two cores. The
+    engine sets the training count in the thread that trains."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _training_threads(threads: int | None) -> int:
+    return threads if threads is not None else torch.get_num_threads()
+
+
+def start_run(config: ExperimentConfig, *, sinks: Sequence[Sink] = (),
+              control: RunControl | None = None, threads: int | None = None,
+              runs_root: Path = Path("runs")) -> Run:
+    """Create the run directory (``config.out`` or ``runs_root/<timestamp>-<name>``), its run log
+    and a prepared engine. Bad input raises MemtuiError and leaves no empty directory behind."""
+    run_dir = Path(config.out) if config.out is not None else default_run_dir(config.name, runs_root)
+    config = config.model_copy(update={"out": run_dir})
+    fresh_dir = not run_dir.exists()
+    create_run_dir(run_dir)
+    writer = RunLogWriter(run_dir)
+    engine = Engine(config, [writer, *sinks], control, run_dir=run_dir,
+                    threads=_training_threads(threads))
+    try:
+        with _one_thread():
+            engine.prepare()
+    except BaseException:
+        if fresh_dir and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # leave no empty run behind a typo
+        raise
+    return Run(config, run_dir, engine, writer)
+
+
+def resumed_config(run_dir: Path, epochs: int | None = None, overrides: dict | None = None
+                   ) -> tuple[ExperimentConfig, Checkpoint]:
+    """The config a run directory was started with, with the overrides a resume allows
+    (``epochs`` to extend it; ``overrides``: dotted field -> value, e.g. device), and its
+    checkpoint. The rules of what a resume may change live here."""
+    record = read_run(run_dir)
+    config = validate(record.config, source=f"{run_dir}/{CONFIG_FILE}")
+    checkpoint = Checkpoint.load(run_dir)
+    done = checkpoint.epochs_completed
+    if epochs is not None and epochs <= done:
+        raise ConfigError(f"--epochs: the run has completed {done} epochs already; give a larger "
+                          "total to extend it")
+    if epochs is None and done >= config.epochs:
+        raise ConfigError(f"the run in {run_dir} completed all {config.epochs} epochs; pass "
+                          f"--epochs N with N > {config.epochs} to extend it")
+    if epochs not in (None, config.epochs) and config.schedule.kind == "cosine":
+        raise ConfigError("--epochs cannot extend a run with a cosine schedule: its learning rate "
+                          f"was annealed to 0 over {config.epochs} epochs; start a new run instead")
+    config = apply_overrides(config, {"epochs": epochs, **(overrides or {})})
+    return config, checkpoint
+
+
+def resume_run(run_dir: Path, *, epochs: int | None = None, overrides: dict | None = None,
+               sinks: Sequence[Sink] = (), control: RunControl | None = None,
+               threads: int | None = None) -> Run:
+    """Continue the run in ``run_dir`` from its checkpoint. A resume that fails here (bad
+    overrides, changed data) leaves the directory exactly as it was."""
+    run_dir = Path(run_dir)
+    config, checkpoint = resumed_config(run_dir, epochs, overrides)
+    writer = RunLogWriter(run_dir, resume_after=checkpoint.epochs_completed)
+    engine = Engine(config, [writer, *sinks], control, run_dir=run_dir,
+                    threads=_training_threads(threads))
+    with _one_thread():
+        engine.restore(checkpoint)
+    return Run(config, run_dir, engine, writer)

@@ -1,0 +1,158 @@
+"""The run's screen: header, panes per loss, the overlay; it owns the layout and the redraw
+timer, and draws only from the app's RunState."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.content import Content
+from textual.geometry import Size
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Static
+
+from memtui.metrics import METRICS
+from memtui.runstate import HEADER, OVERLAY_METRICS
+from memtui.tui.widgets import EpochChart, LossPane, OverlayView, RunHeader
+
+if TYPE_CHECKING:
+    from memtui.tui.app import MemtuiApp
+
+#: Narrowest useful pane; more losses than fit side by side wrap into rows.
+MIN_PANE_WIDTH = 26
+#: A pane lower than this shows one chart at a time (`l` switches accuracy / loss).
+MIN_TWO_CHART_HEIGHT = 26
+
+
+class RunScreen(Screen):
+    app: MemtuiApp
+
+    def __init__(self, refresh_interval: float, chart_interval: float, chart_budget: float) -> None:
+        super().__init__()
+        self.refresh_interval = refresh_interval
+        self.chart_interval = chart_interval
+        self.chart_budget = chart_budget
+        self._charts_drawn = -math.inf
+        self._drawing_seconds = 0.0
+        self.overlay_metric = "memorized"
+        self.panes: dict[str, LossPane] = {}
+        self._dirty: set[str] = set()
+        self._overlay_dirty = True
+
+    def compose(self) -> ComposeResult:
+        self.header = RunHeader(id="header")
+        self.banner = Static(id="error-banner")
+        self.views = ContentSwitcher(initial="panes", id="views")
+        self.grid = Container(id="panes")
+        self.overlay = OverlayView(id="overlay")
+        yield self.header
+        yield self.banner
+        with self.views:
+            yield self.grid
+            yield self.overlay
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(self.refresh_interval, self.flush)
+        self.build_panes()
+        self.flush()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.relayout(event.size)  # self.size still holds the old size here
+
+    # -- what the app tells us -------------------------------------------------------------------
+
+    def changed(self, labels: set[str]) -> None:
+        """The state of these losses (and HEADER) changed; they are drawn on the next tick."""
+        self._dirty |= labels
+        self._overlay_dirty = self._overlay_dirty or bool(labels - {HEADER})
+
+    def show_banner(self, text: str) -> None:
+        # Content, not markup: an exception's text may hold brackets ("[Errno 28] ...").
+        self.banner.update(Content(text))
+        self.banner.display = True
+
+    def build_panes(self) -> None:
+        state = self.app.state
+        self.grid.remove_children()
+        self.panes = {label: LossPane(loss, index)
+                      for index, (label, loss) in enumerate(state.losses.items())}
+        if self.panes:
+            self.grid.mount(*self.panes.values())
+        self._dirty |= set(self.panes)
+        self.relayout()
+
+    def relayout(self, size: Size | None = None) -> None:
+        """Pick the grid's columns for the terminal size: as many panes side by side as fit,
+        balanced over the rows; one chart per pane when the rows get too low for two."""
+        grid = self.grid
+        count = max(1, len(self.panes))
+        width, height = size or self.size
+        max_columns = max(1, min(count, width // MIN_PANE_WIDTH))
+        rows = math.ceil(count / max_columns)
+        columns = math.ceil(count / rows)
+        grid.styles.grid_size_columns = columns
+        grid.styles.grid_size_rows = rows
+        header_rows = self.header.outer_size.height or 2
+        pane_height = (height - header_rows - 1) // rows
+        grid.set_class(pane_height < MIN_TWO_CHART_HEIGHT, "-compact")
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def flush(self, force: bool = False) -> None:
+        """Redraw what changed: the header every tick (for its clock), the charts at most every
+        ``chart_interval`` seconds, since a chart costs milliseconds of the GIL that training
+        shares. ``force`` draws the charts now (a key press, so the user sees it at once)."""
+        app = self.app
+        self.header.show(app.state, paused=app.paused, stopping=app.stopping,
+                         watching=app.watching)
+        now = time.monotonic()
+        # Space chart redraws so that drawing them (plotext, then Textual's strips: ~10 ms a
+        # chart) takes at most chart_budget of the time: it holds the GIL training needs.
+        cost = EpochChart.drawing_seconds - self._drawing_seconds
+        wait = max(self.chart_interval, cost / self.chart_budget)
+        if not force and now - self._charts_drawn < wait:
+            return
+        self._charts_drawn = now
+        self._drawing_seconds = EpochChart.drawing_seconds
+        dirty, self._dirty = self._dirty - {HEADER}, set()
+        for label in dirty:
+            pane = self.panes.get(label)
+            if pane is not None and pane.is_mounted:
+                pane.show()
+            elif pane is not None:
+                self._dirty.add(label)  # not mounted yet: draw on the next tick
+        if self._overlay_dirty and self.views.current == "overlay":
+            self._overlay_dirty = False
+            self.overlay.show(app.state, self.overlay_metric)
+
+    @property
+    def pending_redraw(self) -> bool:
+        """Whether changes wait for the next chart tick (tests wait on this)."""
+        overlay = self.views.current == "overlay"
+        return bool(self._dirty - {HEADER}) or (overlay and self._overlay_dirty)
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def action_toggle_overlay(self) -> None:
+        switcher = self.views
+        switcher.current = "panes" if switcher.current == "overlay" else "overlay"
+        self._overlay_dirty = True
+        self.flush(force=True)
+
+    def action_next_metric(self) -> None:
+        index = OVERLAY_METRICS.index(self.overlay_metric)
+        self.overlay_metric = OVERLAY_METRICS[(index + 1) % len(OVERLAY_METRICS)]
+        if self.views.current != "overlay":
+            self.views.current = "overlay"
+        self._overlay_dirty = True
+        self.notify(METRICS[self.overlay_metric].help, title=METRICS[self.overlay_metric].title,
+                    timeout=3)
+        self.flush(force=True)
+
+    def action_toggle_loss_chart(self) -> None:
+        self.grid.toggle_class("-show-loss")
