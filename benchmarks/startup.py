@@ -20,13 +20,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+EMPTY_DIR = tempfile.mkdtemp(prefix="memtui-startup-")
 
 
 def measure(argv: list[str], pythonpath: Path) -> tuple[float, float]:
     """(wall seconds, peak resident MB) of one process."""
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "memtui", *argv], env=env,
+    # cwd elsewhere: `python -m` puts the working directory first on sys.path
+    process = subprocess.Popen([sys.executable, "-m", "memtui", *argv], env=env, cwd=EMPTY_DIR,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
@@ -35,32 +37,25 @@ def measure(argv: list[str], pythonpath: Path) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024  # Linux reports KiB
 
 
-def small_run(folder: Path) -> Path:
-    out = folder / "run"
-    subprocess.run([sys.executable, "-m", "memtui", "run", "--no-ui", "--epochs", "1",
-                    "--subset", "300", "--out", str(out)], check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)})
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--run", type=Path, help="run directory for `report` (default: a new one)")
+    parser.add_argument("--run", type=Path, default=ROOT / "docs" / "gpu-runs" / "cifar10-random",
+                        help="run directory for `report` (default: the committed GPU run, which "
+                        "every version reads)")
     parser.add_argument("--checkout", type=Path, action="append", default=[],
                         help="another memtui checkout to time side by side")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        run = args.run or small_run(Path(tmp))
-        commands = {"--help": ["--help"], "presets": ["presets"], "report": ["report", str(run)],
-                    "run --help": ["run", "--help"]}
-        checkouts = [ROOT, *args.checkout]
-        cases = [(c, name) for c in checkouts for name in commands]
-        results: dict[tuple[Path, str], list[tuple[float, float]]] = {case: [] for case in cases}
-        for round_ in range(args.rounds):
-            shift = round_ % len(cases)
-            for checkout, name in cases[shift:] + cases[:shift]:
-                results[(checkout, name)].append(measure(commands[name], checkout))
+    run = args.run
+    commands = {"--help": ["--help"], "presets": ["presets"], "report": ["report", str(run)],
+                "run --help": ["run", "--help"]}
+    checkouts = [ROOT, *args.checkout]
+    cases = [(c, name) for c in checkouts for name in commands]
+    results: dict[tuple[Path, str], list[tuple[float, float]]] = {case: [] for case in cases}
+    for round_ in range(args.rounds):
+        shift = round_ % len(cases)
+        for checkout, name in cases[shift:] + cases[:shift]:
+            results[(checkout, name)].append(measure(commands[name], checkout))
     load = os.getloadavg()[0]
     print(f"{args.rounds} rounds, load average {load:.2f} on {os.cpu_count()} CPUs")
     print(f"{'checkout':<22} {'command':<12} {'median s':>9} {'min-max s':>13} {'peak MB':>8}")

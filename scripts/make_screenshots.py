@@ -8,7 +8,7 @@ saves what the screen shows:
   screenshots/demo-80x24.svg     the same run at 80x24 (panes show one chart each)
   screenshots/mnist.svg          real MNIST with 40% random labels (the mnist-noisy preset)
 
-    .venv/bin/python scripts/make_screenshots.py [--data-dir /work/shared/data]
+    .venv/bin/python scripts/make_screenshots.py --data-dir DATA
         [--mnist-epochs 30] [--mnist-subset 10000] [--out screenshots]
 
 The run directories go to a temporary folder and are deleted afterwards.

@@ -6,7 +6,7 @@ transfer limit; the JPEG bytes alone are about 53 MiB. This writes them, unchang
 ``unpack_cifar10.py`` rebuilds the ``train/<class>/*.jpg``, ``test/<class>/*.jpg`` tree from them,
 byte for byte (it checks a SHA-256 of the whole blob).
 
-    python scripts/device/pack_cifar10.py [--zip /work/shared/data/cifar10-jpeg.zip] [--out .devdata]
+    python scripts/device/pack_cifar10.py --zip DATA/cifar10-jpeg.zip [--out .devdata]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--zip", type=Path, default=Path("/work/shared/data/cifar10-jpeg.zip"))
+    parser.add_argument("--zip", type=Path, required=True, help="the CIFAR-10 JPEG zip")
     parser.add_argument("--out", type=Path, default=Path(".devdata"))
     parser.add_argument("--limit", type=int, help="images per class and split (for a quick test)")
     args = parser.parse_args()

@@ -7,7 +7,7 @@ set -u
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 cd "$(dirname "$0")/../.."
 ROOT=${1:-runs/results}
-DATA=${MEMTUI_DATA:-/work/shared/data}
+DATA=${MEMTUI_DATA:?set MEMTUI_DATA to the folder holding MNIST/, FashionMNIST/ and cifar10-jpeg.zip}
 mkdir -p "$ROOT"
 
 run() {  # run NAME memtui-run-args...
