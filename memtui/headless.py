@@ -3,7 +3,6 @@ summary table, all on stderr so stdout stays free for scripts."""
 
 from __future__ import annotations
 
-import time
 
 from rich import box
 from rich.console import Console
@@ -66,7 +65,6 @@ class HeadlessReporter:
         self._applies = state is None
         self.state = state if state is not None else RunState()
         self.width = 8
-        self.started = time.perf_counter()
 
     def handle(self, event: Event) -> None:
         if self._applies:
