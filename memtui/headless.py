@@ -3,7 +3,6 @@ summary table, all on stderr so stdout stays free for scripts."""
 
 from __future__ import annotations
 
-
 from rich import box
 from rich.console import Console
 from rich.markup import escape
