@@ -47,6 +47,11 @@ class DataConfig(Strict):
         None, description="train on this many training images (a fixed random subset)"
     )
     test_subset: PositiveInt | None = Field(None, description="evaluate on this many test images")
+    holdout: float = Field(
+        0.0, ge=0.0, lt=1.0,
+        description="fraction of the training set held out (never trained on), a fixed split "
+        "independent of the seed, as the paper's train_test_split(test_size=0.2, random_state=42)",
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -69,7 +74,8 @@ class ModelConfig(Strict):
     arch: str = Field("mlp", description="mlp, cnn8, resnet32 or inception-small")
     width: PositiveInt = Field(512, description="hidden units per MLP layer")
     depth: PositiveInt = Field(1, description="hidden layers of the MLP")
-    batchnorm: bool = Field(True, description="BatchNorm after each hidden MLP layer")
+    batchnorm: bool = Field(
+        True, description="BatchNorm layers in the network (every architecture); false removes them")
 
     @field_validator("arch")
     @classmethod
@@ -106,6 +112,7 @@ class LossSpec(Strict):
                     f"loss {self.name!r} has no parameter {key!r}{did_you_mean(key, allowed)}; "
                     f"valid: {valid}"
                 )
+        REGISTRY[self.name].check(self.params)
         # Resolved: every parameter is written out, so a saved config says exactly what ran.
         self.__dict__["params"] = {**allowed, **self.params}
         return self

@@ -10,6 +10,7 @@ JPEG tree takes seconds, so the decoded tensors are cached (see ``cache_dir``).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import warnings
 import zipfile
@@ -107,6 +108,27 @@ def take_subset(split: DataSplit, train: int | None, test: int | None, seed: int
     train_x, train_y = pick(split.train_x, split.train_y, train)
     test_x, test_y = pick(split.test_x, split.test_y, test)
     return DataSplit(split.name, train_x, train_y, test_x, test_y)
+
+
+HOLDOUT_SEED = 42  # the random_state of the paper's train_test_split
+
+
+def hold_out(split: DataSplit, fraction: float, seed: int = HOLDOUT_SEED) -> DataSplit:
+    """The training set without a held-out fraction of it, as the paper's
+    ``train_test_split(test_size=fraction, random_state=42)``: the held-out part is never trained
+    on and not evaluated. The split is a fixed permutation (torch, seed 42), the same for every run
+    seed; it is not sklearn's permutation, so the held-out images differ from the paper's, but their
+    number, ceil(fraction * N) as sklearn's, is the same. The test set is untouched."""
+    if fraction <= 0.0:
+        return split
+    n = len(split.train_y)
+    held = math.ceil(fraction * n)
+    if held >= n:
+        raise DataError(f"data.holdout = {fraction:g} would hold out all {n} training images")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    keep = order[held:].sort().values
+    return DataSplit(split.name, split.train_x[keep], split.train_y[keep], split.test_x,
+                     split.test_y)
 
 
 def _load_demo() -> DataSplit:

@@ -30,6 +30,7 @@ class PreparedData:
 
 def prepare_data(config: ExperimentConfig, device: torch.device) -> PreparedData:
     split = data_module.load(config.data.dataset, config.data.data_dir)
+    split = data_module.hold_out(split, config.data.holdout)
     split = data_module.take_subset(split, config.data.subset, config.data.test_subset, config.seed)
     info = split.info
     mean, std = data_module.channel_stats(split.train_x)

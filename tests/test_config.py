@@ -161,3 +161,43 @@ def test_an_override_of_none_leaves_the_preset_value():
 def test_empty_loss_list_on_the_command_line_is_refused():
     with pytest.raises(ConfigError, match="--losses"):
         parse_losses(" , ")
+
+
+@pytest.mark.parametrize("loss, params, field", [
+    ("rll", {"alpha": 0.0}, "alpha"),
+    ("rll", {"alpha": -1.0}, "alpha"),
+    ("gce", {"q": 0.0}, "q"),
+    ("gce", {"q": 1.5}, "q"),
+    ("sce", {"alpha": -0.5}, "alpha"),
+])
+def test_loss_parameters_outside_their_valid_range_are_refused_at_load(loss, params, field):
+    with pytest.raises(ConfigError) as caught:
+        validate({"losses": [{"name": loss, "params": params}]})
+    message = str(caught.value)
+    assert message.startswith("losses.0:") and "\n" not in message
+    assert f"{field} = " in message and "out of range; valid: 0 <" in message
+
+
+def test_holdout_is_a_fraction_below_one():
+    assert validate({"data": {"holdout": 0.2}}).data.holdout == 0.2
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ConfigError, match="^data.holdout:"):
+            validate({"data": {"holdout": bad}})
+
+
+@pytest.mark.parametrize("name", ["paper-mnist-random", "paper-mnist-noisy", "paper-cifar10-random",
+                                  "paper-cifar10-noisy"])
+def test_paper_presets_follow_the_papers_released_code(name):
+    config = load_preset(name)
+    assert config.model.arch in ("inception-small", "resnet32")
+    assert (config.optimizer.name, config.optimizer.lr, config.optimizer.momentum,
+            config.optimizer.weight_decay) == ("sgd", 0.1, 0.9, 0.0)
+    assert (config.batch_size, config.epochs) == (128, 200)
+    assert (config.schedule.kind, config.schedule.milestones, config.schedule.gamma) == (
+        "multistep", [100, 150], 0.1)
+    assert config.data.holdout == 0.2
+    assert {"ce", "mse", "rll"} <= {spec.name for spec in config.losses}
+    rll = next(spec for spec in config.losses if spec.name == "rll")
+    assert rll.params == {"alpha": 0.1}
+    if "mnist" in name:
+        assert config.model.batchnorm is False  # the paper's README runs MNIST with --batch_norm 0

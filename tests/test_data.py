@@ -15,7 +15,7 @@ import pytest
 import torch
 from torchvision.io import write_jpeg
 
-from memtui.data import DATASETS, DataSplit, channel_stats, load, take_subset
+from memtui.data import DATASETS, DataSplit, channel_stats, hold_out, load, take_subset
 from memtui.errors import DataError
 
 from helpers import SHARED_DATA
@@ -170,6 +170,27 @@ def test_take_subset_larger_than_the_set_keeps_it_whole():
     split = load("demo")
     sub = take_subset(split, 10**6, 10**6, seed=0)
     assert torch.equal(sub.train_x, split.train_x) and torch.equal(sub.test_y, split.test_y)
+
+
+def test_hold_out_removes_a_fixed_fraction_of_the_training_set_and_keeps_the_test_set():
+    split = load("demo")  # 5,000 training images
+    kept = hold_out(split, 0.2)
+    assert len(kept.train_y) == 4000  # as train_test_split(test_size=0.2): ceil(0.2 * 5000) out
+    assert torch.equal(kept.test_x, split.test_x) and torch.equal(kept.test_y, split.test_y)
+    again = hold_out(split, 0.2)
+    assert torch.equal(kept.train_x, again.train_x) and torch.equal(kept.train_y, again.train_y)
+    flat = split.train_x.flatten(1)
+    for image, label in zip(kept.train_x[:10], kept.train_y[:10]):
+        matches = (flat == image.flatten()).all(dim=1).nonzero().flatten()
+        assert label in split.train_y[matches]
+    assert hold_out(split, 0.0) is split
+    assert len(hold_out(split, 0.3).train_y) == 3500
+
+
+def test_hold_out_of_everything_is_a_data_error():
+    split = load("demo")
+    with pytest.raises(DataError, match="data.holdout"):
+        hold_out(split, 0.99999)
 
 
 def test_channel_stats_match_a_float_computation():

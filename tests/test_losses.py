@@ -1,8 +1,10 @@
 """Specification of the loss functions (docs/reference.md, "Losses").
 
 Each loss maps logits [B, K] and labels [B] to per-sample losses [B]. Every formula is checked
-against a direct float64 computation of docs/reference.md's table on random logits, with the probabilities
-clamped to [1e-7, 1] as the table says. The *symmetric* flag each loss declares is checked
+against a direct float64 computation of docs/reference.md's table on random logits: the CE-based
+losses (CE, SCE's CE, NCE) from the uncapped log-softmax as nn.CrossEntropyLoss, the others from
+the probabilities clamped to [1e-7, 1]. ``nce+mae`` is APL's (its MAE is 1 - p_y). The *symmetric*
+flag each loss declares is checked
 numerically: sum_j L(p, j) over all K labels is the same constant for every softmax output p
 exactly when the loss is declared symmetric.
 """
@@ -55,10 +57,13 @@ def reference(name: str, logits: torch.Tensor, y: torch.Tensor, **params: float)
     rows = np.arange(len(y))
     p_y = p[rows, y.numpy()]
     onehot = _onehot(y)
-    ce = -np.log(p_y)
+    z = logits.numpy().astype(np.float64)
+    log_p = z - z.max(axis=1, keepdims=True)
+    log_p = log_p - np.log(np.exp(log_p).sum(axis=1, keepdims=True))  # uncapped log-softmax
+    ce = -log_p[rows, y.numpy()]
     rce = -np.sum(p * np.log(np.clip(onehot, 1e-4, 1.0)), axis=1)
     mae = np.sum(np.abs(p - onehot), axis=1)
-    nce = ce / np.sum(-np.log(p), axis=1)
+    nce = ce / np.sum(-log_p, axis=1)
     if name == "ce":
         return ce
     if name == "mse":
@@ -79,7 +84,7 @@ def reference(name: str, logits: torch.Tensor, y: torch.Tensor, **params: float)
     if name == "nce+rce":
         return params["alpha"] * nce + params["beta"] * rce
     if name == "nce+mae":
-        return params["alpha"] * nce + params["beta"] * mae
+        return params["alpha"] * nce + params["beta"] * (1.0 - p_y)  # APL's MAE
     raise AssertionError(f"no reference formula for {name}")
 
 
@@ -171,7 +176,7 @@ def test_sum_over_labels_is_constant_exactly_for_losses_declared_symmetric(name)
     ("rll", K * math.log(1.1 / 0.1)),
     ("nce", 1.0),
     ("nce+rce", 1.0 - math.log(1e-4) * (K - 1)),
-    ("nce+mae", 1.0 + 2 * K - 2),
+    ("nce+mae", 1.0 + K - 1),
 ])
 def test_symmetric_losses_sum_to_the_constant_of_the_reference(name, constant):
     sums = _label_sums(name, _mixed_logits(seed=12))
@@ -199,3 +204,105 @@ def test_losses_are_smallest_when_the_label_is_the_predicted_class():
     for name, definition in REGISTRY.items():
         loss = definition.bind()
         assert (loss(logits, predicted) <= loss(logits, other) + 1e-6).all(), name
+
+
+# ---------------------------------------------------------------------------------------------
+# CE through log-softmax: no cap, and the gradient of nn.CrossEntropyLoss.
+
+def _confidently_wrong(margin: float = 40.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """One sample whose true class (0) has p_y ~ exp(-40) ~ 4e-18, far below the old 1e-7 clamp."""
+    logits = torch.zeros(1, K)
+    logits[0, 1] = margin
+    return logits, torch.tensor([0])
+
+
+def test_ce_gradient_on_a_confidently_wrong_sample_is_minus_one_on_the_true_logit():
+    logits, y = _confidently_wrong()
+    logits.requires_grad_()
+    loss = REGISTRY["ce"].bind()(logits, y).sum()
+    (grad,) = torch.autograd.grad(loss, logits)
+    assert grad[0, 0].item() == pytest.approx(-1.0, abs=1e-6)
+    assert grad[0, 1].item() == pytest.approx(1.0, abs=1e-6)
+    assert loss.item() == pytest.approx(40.0, rel=1e-5)  # not capped at -log(1e-7) = 16.1
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0, 300.0])
+def test_ce_and_its_gradient_equal_torch_cross_entropy(scale):
+    logits = _logits(64, seed=9, scale=scale).float().requires_grad_()
+    y = _labels(64, seed=9)
+    ours = REGISTRY["ce"].bind()(logits, y)
+    theirs = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+    torch.testing.assert_close(ours, theirs)
+    (g_ours,) = torch.autograd.grad(ours.sum(), logits)
+    (g_theirs,) = torch.autograd.grad(theirs.sum(), logits)
+    torch.testing.assert_close(g_ours, g_theirs)
+
+
+def test_sce_and_nce_keep_a_gradient_on_a_confidently_wrong_sample():
+    logits, y = _confidently_wrong()
+    for name in ("sce", "nce"):
+        x = logits.clone().requires_grad_()
+        (grad,) = torch.autograd.grad(REGISTRY[name].bind()(x, y).sum(), x)
+        assert grad[0, 0].item() < -1e-3, name
+
+
+# ---------------------------------------------------------------------------------------------
+# APL's definitions (HanxunH/Active-Passive-Losses, loss.py), written out as APL writes them.
+
+def _apl_nce(logits: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
+    pred = torch.nn.functional.log_softmax(logits, dim=1)
+    onehot = torch.nn.functional.one_hot(y, K).to(pred.dtype)
+    return scale * (-1 * torch.sum(onehot * pred, dim=1) / (-pred.sum(dim=1)))
+
+
+def _apl_mae(logits: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
+    pred = torch.nn.functional.softmax(logits, dim=1)
+    onehot = torch.nn.functional.one_hot(y, K).to(pred.dtype)
+    return scale * (1.0 - torch.sum(onehot * pred, dim=1))
+
+
+def _apl_rce(logits: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
+    pred = torch.clamp(torch.nn.functional.softmax(logits, dim=1), min=1e-7, max=1.0)
+    onehot = torch.clamp(torch.nn.functional.one_hot(y, K).to(pred.dtype), min=1e-4, max=1.0)
+    return scale * (-1 * torch.sum(pred * torch.log(onehot), dim=1))
+
+
+@pytest.mark.parametrize("alpha, beta", [(1.0, 1.0), (1.0, 10.0), (10.0, 0.1)])
+def test_nce_mae_equals_apls_ncemae(alpha, beta):
+    logits, y = _logits(300, seed=31).float(), _labels(300, seed=31)
+    ours = REGISTRY["nce+mae"].bind({"alpha": alpha, "beta": beta})(logits, y)
+    apl = _apl_nce(logits, y, alpha) + _apl_mae(logits, y, beta)
+    torch.testing.assert_close(ours, apl, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("alpha, beta", [(1.0, 1.0), (1.0, 10.0)])
+def test_nce_rce_equals_apls_ncerce(alpha, beta):
+    logits, y = _logits(300, seed=32).float(), _labels(300, seed=32)
+    ours = REGISTRY["nce+rce"].bind({"alpha": alpha, "beta": beta})(logits, y)
+    apl = _apl_nce(logits, y, alpha) + _apl_rce(logits, y, beta)
+    torch.testing.assert_close(ours, apl, rtol=1e-5, atol=1e-4)
+
+
+def test_memtuis_mae_is_the_papers_and_twice_apls():
+    logits, y = _logits(100, seed=33).float(), _labels(100, seed=33)
+    torch.testing.assert_close(REGISTRY["mae"].bind()(logits, y), 2 * _apl_mae(logits, y, 1.0),
+                               rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter ranges, declared next to each definition.
+
+@pytest.mark.parametrize("name, key, bad", [
+    ("rll", "alpha", 0.0), ("rll", "alpha", -0.1), ("gce", "q", 0.0), ("gce", "q", 1.5),
+    ("gce", "q", float("nan")), ("sce", "beta", -1.0), ("nce+rce", "alpha", float("inf")),
+])
+def test_out_of_range_parameters_are_refused_with_the_valid_range(name, key, bad):
+    with pytest.raises(ValueError, match=f"{key} = .* out of range; valid: "):
+        REGISTRY[name].check({key: bad})
+
+
+@pytest.mark.parametrize("name", sorted(DESIGN_DEFAULTS))
+def test_every_default_is_in_its_range_and_every_parameter_has_one(name):
+    definition = REGISTRY[name]
+    assert set(definition.ranges) == set(definition.defaults)
+    definition.check(definition.defaults)
