@@ -1,4 +1,4 @@
-"""The `memtui` command line: run, watch, report, presets (and presets show)."""
+"""The `memtui` command line: run, watch, report, sweep, presets (and presets show)."""
 
 from __future__ import annotations
 
@@ -228,6 +228,33 @@ def report(
     from memtui.report import report_runs
 
     report_runs(run_dirs, format, plot)
+
+
+@app.command()
+def sweep(
+    grid_file: Annotated[Optional[Path], typer.Argument(
+        help="A grid file (TOML): base preset, [grid] axes, [resources].", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Sweep directory (default sweeps/<timestamp>-<name>).")] = None,
+    parallel: Annotated[Optional[int], typer.Option(
+        help="Cells at a time (default: by CPU cores, or slots per GPU from gpus_per_run).")] = None,
+    on: Annotated[str, typer.Option(
+        help="local, ray (RAY_ADDRESS, `ray start`, or a new local instance) or ray://host:port.")
+    ] = "local",
+    resume: Annotated[Optional[Path], typer.Option(
+        help="Re-submit the cells of this sweep directory that have no completed summary.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and exit.")] = False,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        help="Folder holding the data sets, for every cell.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
+) -> None:
+    """Run a grid of experiments: every cell an ordinary run directory under
+    sweeps/<id>/cells/<cell>/, with a manifest.json of their status. ctrl-c stops every cell
+    cleanly; --resume continues."""
+    from memtui.sweep.runner import sweep_command
+
+    raise typer.Exit(sweep_command(grid_file, out, parallel, on, resume, dry_run,
+                                   {"data.data_dir": data_dir, "device": device}))
 
 
 @presets_app.callback(invoke_without_command=True)
