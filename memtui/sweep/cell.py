@@ -250,6 +250,27 @@ def _last_line(path: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
+def outcome_from_disk(cell_dir: Path, status: str, message: str, seconds: float = 0.0,
+                      wait_s: float = LOCK_WAIT_S) -> Outcome:
+    """The outcome of an attempt whose process is not ours to wait for (a Ray task that was
+    cancelled or lost): wait until the run process holding the cell's lock has ended, then read
+    the run directory."""
+    cell_dir = Path(cell_dir)
+    try:
+        os.close(_acquire(cell_dir, wait_s))
+    except TimeoutError:
+        pass
+    summary = cell_summary(cell_dir)
+    if summary is not None and summary.get("status") == "completed":
+        status, message = "completed", ""
+    epochs = len({r.get("epoch") for r in _records(cell_dir)})
+    final = {}
+    if summary and isinstance(summary.get("losses"), dict):
+        final = {label: (result.get("final") or {}).get("test_acc")
+                 for label, result in summary["losses"].items()}
+    return Outcome(cell_dir.name, status, epochs, message, None, seconds, final)
+
+
 class CellDied(RuntimeError):
     """A cell's run process ended without a summary; Ray retries the task on this."""
 

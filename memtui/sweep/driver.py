@@ -62,7 +62,7 @@ class Driver:
             status = "stopped" if self.stopping else "failed"
         message = outcome.message
         if status == "failed" and outcome.status == "died":
-            message = f"gave up after {self.tries.get(name, 0)} attempts: {message}"
+            message = f"gave up after {max(attempts, self.tries.get(name, 0))} attempts: {message}"
         self.manifest.update(name, status=status, attempts=attempts,
                              epochs_completed=outcome.epochs_completed, message=message)
         if status in ("completed", "failed"):
