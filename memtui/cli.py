@@ -217,17 +217,20 @@ def watch(
 
 @app.command()
 def report(
-    run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
+    run_dirs: Annotated[list[Path], typer.Argument(
+        help="One or more run directories, or a sweep directory (aggregated over seeds).")],
     format: Annotated[str, typer.Option(
         "--format", "-f", help="table (Rich, the default), markdown, csv or json.")] = "table",
     plot: Annotated[Optional[Path], typer.Option(
         help="Also draw every loss's curves into this .svg or .png file.")] = None,
+    long: Annotated[Optional[Path], typer.Option(
+        help="Also write a tidy .csv table: a row per run (cell) x loss x epoch.")] = None,
 ) -> None:
     """Summarise finished runs: final and best metrics per loss, as a table, Markdown, CSV or
     JSON, and optionally a figure of the curves."""
     from memtui.report import report_runs
 
-    report_runs(run_dirs, format, plot)
+    report_runs(run_dirs, format, plot, long=long)
 
 
 @app.command()

@@ -261,7 +261,8 @@ def plot_runs(runs: list[RunRecord], path: Path) -> None:
 # Entry point
 
 
-def report_runs(paths: list[Path], fmt: str, plot: Path | None, out: TextIO | None = None) -> None:
+def report_runs(paths: list[Path], fmt: str, plot: Path | None, out: TextIO | None = None,
+                long: Path | None = None) -> None:
     """Print the summary of ``paths`` in ``fmt`` to stdout and draw the curves into ``plot``.
 
     Every argument is checked before anything is printed or written, so an error leaves no
@@ -282,6 +283,11 @@ def report_runs(paths: list[Path], fmt: str, plot: Path | None, out: TextIO | No
             raise MemtuiError("--plot needs matplotlib; install it with: pip install matplotlib")
     if not paths:
         raise MemtuiError("give at least one run directory")
+    from memtui.sweep import aggregate  # a sweep directory: aggregated over seeds, --long
+
+    aggregate.check_long(long)
+    if any(aggregate.is_sweep_dir(Path(p)) for p in paths):
+        return aggregate.report_sweep([Path(p) for p in paths], fmt, plot, long, out)
     runs = [load_finished(Path(p)) for p in paths]
 
     if fmt == "table":
@@ -294,3 +300,5 @@ def report_runs(paths: list[Path], fmt: str, plot: Path | None, out: TextIO | No
         out.write(to_json(runs))
     if plot is not None:
         plot_runs(runs, plot)
+    if long is not None:
+        aggregate.write_long_of_runs(long, runs)
