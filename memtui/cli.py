@@ -1,4 +1,4 @@
-"""The `memtui` command line: run, watch, report, sweep, presets (and presets show)."""
+"""The `memtui` command line: run, watch, report, sweep, export, presets (and presets show)."""
 
 from __future__ import annotations
 
@@ -258,6 +258,20 @@ def sweep(
 
     raise typer.Exit(sweep_command(grid_file, out, parallel, on, resume, dry_run,
                                    {"data.data_dir": data_dir, "device": device}))
+
+
+@app.command()
+def export(
+    kind: Annotated[str, typer.Argument(help="tensorboard")],
+    path: Annotated[Path, typer.Argument(help="A run directory or a sweep directory.")],
+    out: Annotated[Optional[Path], typer.Option(
+        help="Folder for the event files (default: PATH/tensorboard).")] = None,
+) -> None:
+    """Write a run's or a sweep's metrics for other viewers: TensorBoard event files, one
+    TensorBoard run per cell and loss, hyperparameters included."""
+    from memtui.export import export_command
+
+    export_command(kind, path, out)
 
 
 @presets_app.callback(invoke_without_command=True)
