@@ -15,7 +15,8 @@ The attempt holds an exclusive lock (``cells/.<cell>.lock``) that the run proces
 a retry waits until a previous attempt's process has really ended (a Ray worker that died leaves
 its run process to stop cleanly first). On Linux the run process gets SIGTERM when the process
 that started it dies (``PR_SET_PDEATHSIG``): it stops after the current batch and keeps its
-completed epochs, which the retry then resumes.
+completed epochs, which the retry then resumes. (Ray's own clean-up may kill a dead worker's
+children outright instead; the retry then resumes their last checkpoint.)
 
 Only the standard library and :mod:`memtui.runlog`'s reader are used here: no torch.
 """
@@ -58,12 +59,31 @@ class Outcome:
         return asdict(self)
 
 
-def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+def _prepare_child() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    # A blocked signal mask survives exec, and a Ray worker's task thread blocks SIGINT: unblock
+    # the signals the run stops on, or a stop request would never reach it.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
+def stop_path(cell_dir: Path) -> Path:
+    """A file that asks the attempt running this cell to stop (how a Ray driver reaches tasks
+    on other machines; ray.cancel does not interrupt a task blocked in a wait)."""
+    return cell_dir.parent / f".{cell_dir.name}.stop"
+
+
+def request_stop(cell_dir: Path) -> None:
+    stop_path(Path(cell_dir)).touch()
+
+
+def clear_stop(cell_dir: Path) -> None:
+    stop_path(Path(cell_dir)).unlink(missing_ok=True)
 
 
 def _lock_path(cell_dir: Path) -> Path:
@@ -183,7 +203,7 @@ class CellProcess:
                     # Its own session: a ctrl-c in the terminal reaches the sweep only, which
                     # passes one SIGINT on to each cell (two would interrupt at once).
                     start_new_session=True,
-                    preexec_fn=_set_pdeathsig if sys.platform.startswith("linux") else None)
+                    preexec_fn=_prepare_child if os.name == "posix" else None)
         finally:
             os.close(lock)  # the run process keeps its inherited copy of the lock until it ends
 
@@ -280,12 +300,18 @@ def run_cell(cell_dir: str, threads: int = 1, env: dict[str, str] | None = None)
 
     Returns the outcome as a dict; raises CellDied when the run process died, so that the
     caller's retry policy (Ray's ``retry_exceptions``) starts the cell again from its checkpoint.
-    A KeyboardInterrupt (``ray.cancel``) is passed on to the run as one SIGINT, and the run's
-    own stopped outcome returned."""
+    A stop file (:func:`request_stop`) or a KeyboardInterrupt is passed on to the run as one
+    SIGINT, and the run's own stopped outcome returned; a task that finds the stop file before
+    it starts returns status ``pending`` at once."""
     cell = CellProcess(Path(cell_dir), threads, env)
+    if stop_path(cell.cell_dir).exists():  # the sweep was stopped before this task started
+        return Outcome(cell.name, "pending", 0, "", None, 0.0, {}).as_dict()
     cell.start()
     try:
-        cell.wait()
+        while cell.poll() is None:
+            if not cell.interrupts and stop_path(cell.cell_dir).exists():
+                cell.interrupt()
+            time.sleep(0.2)
     except KeyboardInterrupt:
         cell.interrupt()
         cell.wait()

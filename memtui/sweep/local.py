@@ -20,7 +20,7 @@ import time
 from collections import deque
 from contextlib import contextmanager
 
-from memtui.sweep.cell import CellProcess
+from memtui.sweep.cell import CellProcess, Outcome
 from memtui.sweep.driver import Driver
 
 POLL_S = 0.2
@@ -114,9 +114,15 @@ def run_local(driver: Driver, parallel: int | None = None) -> None:
                         continue
                     name = queue.popleft()
                     cell = CellProcess(manifest.cell_dir(name), threads, env)
-                    cell.start()
+                    try:
+                        cell.start()
+                    except (OSError, TimeoutError) as exc:  # unwritable, or locked by another
+                        driver.finished(Outcome(name, "failed", 0, str(exc), None, 0.0, {}))
+                        continue
                     driver.started(name)
                     running[slot] = cell
+                    if driver.stopping:  # a ctrl-c that came while it was starting
+                        cell.interrupt()
             for slot, cell in list(running.items()):
                 if cell.poll() is None:
                     continue

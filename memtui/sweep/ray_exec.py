@@ -10,8 +10,9 @@ tasks), with the grid's resources.
 A task asks for ``num_cpus = cpus_per_run`` and ``num_gpus = gpus_per_run`` (Ray sets
 ``CUDA_VISIBLE_DEVICES`` for it; 0.25 puts four cells on a GPU) and is retried ``retries`` times
 when its worker dies or its run process dies (``CellDied``); the retry resumes from the cell's
-checkpoint. It returns the attempt's outcome, a plain dict. ctrl-c cancels the tasks: a running
-task passes one SIGINT to its run, which stops after the current batch and keeps its epochs.
+checkpoint. It returns the attempt's outcome, a plain dict. ctrl-c writes a stop file beside each
+submitted cell: a running task passes one SIGINT to its run, which stops after the current batch
+and keeps its epochs; a task not started yet returns at once, and its cell stays pending.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from collections import deque
 from typing import Any
 
 from memtui.errors import ConfigError
-from memtui.sweep.cell import CellDied, Outcome, outcome_from_disk, read_attempts, run_cell
+from memtui.sweep.cell import (
+    CellDied,
+    Outcome,
+    clear_stop,
+    outcome_from_disk,
+    read_attempts,
+    request_stop,
+    run_cell,
+)
 from memtui.sweep.driver import Driver
 
 WAIT_S = 0.5
@@ -86,16 +95,20 @@ def run_ray(driver: Driver, address: str | None, parallel: int | None = None) ->
 
     previous = {sig: signal.signal(sig, on_signal)
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    cancelled = False
+    stop_sent = False
     try:
         while refs or (queue and not driver.stopping):
-            if driver.stopping and not cancelled:
-                cancelled = True
-                for ref in refs:
-                    ray.cancel(ref, force=False)
+            if driver.stopping and not stop_sent:
+                # Through the sweep directory: ray.cancel(force=False) does not reach a task that
+                # waits for its run process (ray-project/ray#32954), and force would kill the run
+                # without its summary.
+                stop_sent = True
+                for name, _, _ in refs.values():
+                    request_stop(manifest.cell_dir(name))
             while queue and len(refs) < limit and not driver.stopping:
                 name = queue.popleft()
                 cell_dir = manifest.cell_dir(name).resolve()
+                clear_stop(cell_dir)
                 refs[task.remote(str(cell_dir), threads)] = (name, read_attempts(cell_dir),
                                                               time.monotonic())
                 manifest.update(name, status="running")
@@ -105,7 +118,10 @@ def run_ray(driver: Driver, address: str | None, parallel: int | None = None) ->
                 cell_dir = manifest.cell_dir(name)
                 try:
                     outcome = Outcome(**ray.get(ref))
-                except Exception as exc:  # cancelled, or retries used up
+                    if outcome.status == "pending":  # stopped before it started
+                        manifest.update(name, status="pending")
+                        continue
+                except Exception as exc:  # retries used up
                     if read_attempts(cell_dir) == attempts_before:  # never started
                         manifest.update(name, status="pending")
                         continue
