@@ -236,7 +236,8 @@ def report(
 @app.command()
 def sweep(
     grid_file: Annotated[Optional[Path], typer.Argument(
-        help="A grid file (TOML): base preset, [grid] axes, [resources].", show_default=False)] = None,
+        help="A grid file (TOML: base preset, [set], [grid] axes, [resources]) or a shipped "
+        "grid's name (noise-grid).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(
         help="Sweep directory (default sweeps/<timestamp>-<name>).")] = None,
     parallel: Annotated[Optional[int], typer.Option(

@@ -79,6 +79,8 @@ def test_dry_run_lists_the_cells_and_starts_nothing(tmp_path, monkeypatch, capsy
 def test_the_shipped_example_grid_is_valid_and_has_the_issues_30_cells():
     grid = load_grid(ROOT / "presets" / "sweeps" / "noise-grid.toml")
     assert len(grid.cells) == 30 and grid.resources.gpus_per_run == 0.25
+    by_name = load_grid(Path("noise-grid"))  # a shipped grid by its name
+    assert [c.name for c in by_name.cells] == [c.name for c in grid.cells]
 
 
 BAD_GRIDS = [
@@ -148,5 +150,7 @@ def test_bad_sweep_flags_are_refused(args, fragment, tmp_path, monkeypatch, caps
 def test_a_missing_grid_file_and_a_resume_of_a_non_sweep_are_refused(tmp_path, monkeypatch, capsys):
     code, _, err = call_main(monkeypatch, capsys, "sweep", str(tmp_path / "nope.toml"))
     assert code == 2 and "grid file" in err and "does not exist" in err
+    code, _, err = call_main(monkeypatch, capsys, "sweep", "noise-gird")
+    assert code == 2 and "did you mean 'noise-grid'" in err and err.count("\n") == 1
     code, _, err = call_main(monkeypatch, capsys, "sweep", "--resume", str(tmp_path))
     assert code == 2 and "is not a memtui sweep directory" in err

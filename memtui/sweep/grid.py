@@ -294,21 +294,44 @@ def parse_grid(document: dict[str, Any], source: str, default_name: str = "sweep
                 cells=cells, document=document)
 
 
-def read_grid_document(path: Path) -> dict[str, Any]:
+def shipped_grids() -> dict[str, Any]:
+    """Grid files shipped in memtui/presets/sweeps: name -> resource."""
+    from importlib import resources
+
+    folder = resources.files("memtui").joinpath("presets", "sweeps")
     try:
-        text = Path(path).read_text("utf-8")
+        return {entry.name[:-len(".toml")]: entry for entry in folder.iterdir()
+                if entry.name.endswith(".toml")}
+    except (FileNotFoundError, NotADirectoryError):  # pragma: no cover
+        return {}
+
+
+def grid_source(ref: Path) -> tuple[str, str, Path | None]:
+    """(TOML text, name for messages, folder for a relative base) of a grid file path or of a
+    shipped grid's name (``memtui sweep noise-grid``)."""
+    path = Path(ref)
+    if not path.exists() and path.suffix == "" and len(path.parts) == 1:
+        shipped = shipped_grids()
+        if str(ref) in shipped:
+            return shipped[str(ref)].read_text("utf-8"), f"shipped grid {str(ref)!r}", None
+        raise ConfigError(f"grid file {ref} does not exist, and no shipped grid is called "
+                          f"{str(ref)!r}{did_you_mean(str(ref), shipped)}; shipped grids: "
+                          f"{', '.join(sorted(shipped)) or 'none'}")
+    try:
+        return path.read_text("utf-8"), str(path), path.parent
     except FileNotFoundError:
         raise ConfigError(f"grid file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"grid file {path} cannot be read: {exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
 
 def load_grid(path: Path, cli_overrides: dict[str, Any] | None = None) -> Grid:
+    text, source, folder = grid_source(path)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}") from None
     path = Path(path)
-    return parse_grid(read_grid_document(path), str(path),
+    return parse_grid(document, source,
                       default_name=_safe(path.stem) if path.suffix else _safe(path.name),
-                      cli_overrides=cli_overrides, base_dir=path.parent)
+                      cli_overrides=cli_overrides, base_dir=folder)

@@ -21,7 +21,7 @@ from memtui.config import to_toml
 from memtui.errors import ConfigError, RunDirError
 from memtui.sweep.cell import CELL_TOML, is_complete
 from memtui.sweep.driver import Driver
-from memtui.sweep.grid import Grid, load_grid
+from memtui.sweep.grid import Grid, grid_source, load_grid
 from memtui.sweep.manifest import CELLS_DIR, GRID_COPY, Manifest
 
 EXECUTORS = ("local", "ray", "ray://host:port")
@@ -102,13 +102,15 @@ def sweep_command(grid_file: Path | None, out: Path | None = None, parallel: int
             return 0
     else:
         if grid_file is None:
-            raise ConfigError("give a grid file (see presets/sweeps/) or --resume SWEEP_DIR")
+            raise ConfigError("give a grid file, or a shipped grid's name (noise-grid), or --resume "
+                              "SWEEP_DIR")
         grid = load_grid(grid_file, cli_overrides=overrides)
+        grid_text, _, _ = grid_source(grid_file)
         if dry_run:
             sys.stdout.write(describe_cells(grid))
             return 0
         out = Path(out) if out is not None else default_sweep_dir(grid.name)
-        manifest = create_sweep(grid, Path(grid_file).read_text("utf-8"), out)
+        manifest = create_sweep(grid, grid_text, out)
         to_run = [cell.name for cell in grid.cells]
 
     driver = Driver(manifest, to_run, retries=int(manifest.resources.get("retries", 0)))
