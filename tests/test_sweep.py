@@ -57,7 +57,7 @@ def test_a_local_sweep_runs_every_cell_as_a_run_directory(tmp_path, capsys):
 
 def test_a_cell_whose_run_process_is_killed_is_retried_from_its_checkpoint(tmp_path, capsys):
     grid = tmp_path / "grid.toml"
-    grid.write_text(grid_text(epochs=20, subset=500, axes="seed = [0]", retries=1))
+    grid.write_text(grid_text(epochs=15, subset=400, axes="seed = [0]", retries=1))
     sweep_dir = tmp_path / "sw"
     cell_dir = sweep_dir / "cells" / "seed-0"
     killed: list[int] = []
@@ -86,26 +86,24 @@ def test_a_cell_whose_run_process_is_killed_is_retried_from_its_checkpoint(tmp_p
     run = read_run(cell_dir)
     assert run.meta["resumed"][0]["after_epoch"] >= 2  # continued, not started again
     for epochs in epochs_by_loss(cell_dir).values():
-        assert epochs == list(range(1, 21))
+        assert epochs == list(range(1, 16))
 
 
 def test_ctrl_c_stops_every_cell_and_resume_completes_them_without_repeating_an_epoch(tmp_path):
     grid = tmp_path / "grid.toml"
-    grid.write_text(grid_text(epochs=20, subset=500, axes="seed = [0, 1, 2]"))
+    grid.write_text(grid_text(epochs=20, subset=500, axes="seed = [0, 1]"))
     sweep_dir = tmp_path / "sw"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-m", "memtui", "sweep", str(grid), "--out",
-                             str(sweep_dir), "--parallel", "2"],
+                             str(sweep_dir), "--parallel", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 120
-        running = [sweep_dir / "cells" / name for name in ("seed-0", "seed-1")]
-        while time.monotonic() < deadline:  # both running cells have completed an epoch
-            if all(len((d / "metrics.jsonl").read_text().splitlines()) >= 3
-                   for d in running if (d / "metrics.jsonl").is_file()) and all(
-                    (d / "metrics.jsonl").is_file() for d in running):
+        metrics = sweep_dir / "cells" / "seed-0" / "metrics.jsonl"
+        while time.monotonic() < deadline:  # the running cell has completed two epochs
+            if metrics.is_file() and len(metrics.read_text().splitlines()) >= 6:
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -113,16 +111,15 @@ def test_ctrl_c_stops_every_cell_and_resume_completes_them_without_repeating_an_
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "stopping" in err
     cells = manifest_of(sweep_dir)
-    assert cells["seed-2"]["status"] == "pending" and cells["seed-2"]["attempts"] == 0
-    stopped = [name for name, cell in cells.items() if cell["status"] == "stopped"]
-    assert stopped, cells
-    for name in stopped:
-        summary = read_run(sweep_dir / "cells" / name).summary
-        assert summary["status"] == "stopped" and 1 <= summary["epochs_completed"] < 20
+    assert cells["seed-1"]["status"] == "pending" and cells["seed-1"]["attempts"] == 0
+    assert cells["seed-0"]["status"] == "stopped", cells
+    summary = read_run(sweep_dir / "cells" / "seed-0").summary
+    assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < 20
 
     assert sweep_command(None, resume=sweep_dir, parallel=2) == 0
     cells = manifest_of(sweep_dir)
     assert all(cell["status"] == "completed" for cell in cells.values()), cells
+    assert read_run(sweep_dir / "cells" / "seed-0").meta["resumed"][0]["after_epoch"] >= 2
     for name in cells:
         for epochs in epochs_by_loss(sweep_dir / "cells" / name).values():
             assert epochs == list(range(1, 21)), (name, epochs)

@@ -46,7 +46,7 @@ def test_cells_run_as_ray_tasks(ray_cluster, tmp_path, capsys):
 def test_a_cell_whose_ray_worker_dies_is_retried_and_resumes_its_checkpoint(ray_cluster, tmp_path,
                                                                              capsys):
     grid = tmp_path / "grid.toml"
-    grid.write_text(grid_text(epochs=20, subset=500, axes="seed = [0]", retries=2))
+    grid.write_text(grid_text(epochs=15, subset=400, axes="seed = [0]", retries=2))
     sweep_dir = tmp_path / "sw"
     cell_dir = sweep_dir / "cells" / "seed-0"
     killed: list[int] = []
@@ -77,38 +77,35 @@ def test_a_cell_whose_ray_worker_dies_is_retried_and_resumes_its_checkpoint(ray_
     assert run.meta["resumed"][0]["after_epoch"] >= 2
     assert "attempt 2: memtui run --resume" in (cell_dir / "cell.log").read_text()
     for epochs in epochs_by_loss(cell_dir).values():
-        assert epochs == list(range(1, 21))
+        assert epochs == list(range(1, 16))
 
 
 def test_ctrl_c_stops_the_ray_tasks_and_resume_completes_them(ray_cluster, tmp_path, capsys):
     grid = tmp_path / "grid.toml"
-    grid.write_text(grid_text(epochs=40, subset=500, axes="seed = [0, 1, 2]"))
+    grid.write_text(grid_text(epochs=20, subset=500, axes="seed = [0, 1]"))
     sweep_dir = tmp_path / "sw"
-    first = [sweep_dir / "cells" / f"seed-{s}" for s in (0, 1)]
+    metrics = sweep_dir / "cells" / "seed-0" / "metrics.jsonl"
 
-    def interrupt() -> None:  # ctrl-c once both running cells have completed two epochs
+    def interrupt() -> None:  # ctrl-c once the running cell has completed two epochs
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if all((d / "metrics.jsonl").is_file()
-                   and len((d / "metrics.jsonl").read_text().splitlines()) >= 6 for d in first):
+            if metrics.is_file() and len(metrics.read_text().splitlines()) >= 6:
                 break
             time.sleep(0.02)
         os.kill(os.getpid(), signal.SIGINT)
 
     thread = threading.Thread(target=interrupt, daemon=True)
     thread.start()
-    assert sweep_command(grid, sweep_dir, on="ray", parallel=2) == 130
+    assert sweep_command(grid, sweep_dir, on="ray", parallel=1) == 130
     thread.join()
     cells = {c["name"]: c for c in Manifest.load(sweep_dir).cells}
-    assert cells["seed-2"]["status"] == "pending" and cells["seed-2"]["attempts"] == 0
-    stopped = [name for name, c in cells.items() if c["status"] == "stopped"]
-    assert stopped, cells
-    for name in stopped:
-        summary = read_run(sweep_dir / "cells" / name).summary
-        assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < 40
+    assert cells["seed-1"]["status"] == "pending" and cells["seed-1"]["attempts"] == 0
+    assert cells["seed-0"]["status"] == "stopped", cells
+    summary = read_run(sweep_dir / "cells" / "seed-0").summary
+    assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < 20
 
     assert sweep_command(None, resume=sweep_dir, on="ray") == 0, capsys.readouterr().err
     for cell in Manifest.load(sweep_dir).cells:
         assert cell["status"] == "completed"
         for epochs in epochs_by_loss(sweep_dir / "cells" / cell["name"]).values():
-            assert epochs == list(range(1, 41)), (cell["name"], epochs)
+            assert epochs == list(range(1, 21)), (cell["name"], epochs)
