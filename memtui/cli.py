@@ -252,9 +252,11 @@ def sweep(
         help="Folder holding the data sets, for every cell.")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
 ) -> None:
-    """Run a grid of experiments: every cell an ordinary run directory under
-    sweeps/<id>/cells/<cell>/, with a manifest.json of their status. ctrl-c stops every cell
-    cleanly; --resume continues."""
+    """Run a grid of experiments, each cell an ordinary run directory.
+
+    Cells go under sweeps/<id>/cells/<cell>/, with a manifest.json of their status. ctrl-c stops
+    every cell after its current batch; --resume continues.
+    """
     from memtui.sweep.runner import sweep_command
 
     raise typer.Exit(sweep_command(grid_file, out, parallel, on, resume, dry_run,
