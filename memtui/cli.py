@@ -1,4 +1,4 @@
-"""The `memtui` command line: run, watch, report, presets (and presets show).
+"""The `memtui` command line: run, watch, report, sweep, export, presets (and presets show).
 
 Commands import what they need when they run, so `memtui --help`, `presets`, `watch` and
 `report` start without torch; the run itself is put together by memtui.session.
@@ -116,17 +116,64 @@ def watch(
 
 @app.command()
 def report(
-    run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
+    run_dirs: Annotated[list[Path], typer.Argument(
+        help="One or more run directories, or a sweep directory (aggregated over seeds).")],
     format: Annotated[ReportFormat, typer.Option(
         "--format", "-f", help="table (Rich), markdown, csv or json.")] = ReportFormat.table,
     plot: Annotated[Optional[Path], typer.Option(
         help="Also draw every loss's curves into this .svg or .png file.")] = None,
+    long: Annotated[Optional[Path], typer.Option(
+        help="Also write a tidy .csv table: a row per run (cell) x loss x epoch.")] = None,
 ) -> None:
     """Summarise finished runs: final and best metrics per loss, as a table, Markdown, CSV or
     JSON, and optionally a figure of the curves."""
     from memtui.report import report_runs
 
-    report_runs(run_dirs, format, plot)
+    report_runs(run_dirs, format, plot, long=long)
+
+
+@app.command()
+def sweep(
+    grid_file: Annotated[Optional[Path], typer.Argument(
+        help="A grid file (TOML: base preset, [set], [grid] axes, [resources]) or a shipped "
+        "grid's name (noise-grid).", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Sweep directory (default sweeps/<timestamp>-<name>).")] = None,
+    parallel: Annotated[Optional[int], typer.Option(
+        help="Cells at a time (default: by CPU cores, or slots per GPU from gpus_per_run).")] = None,
+    on: Annotated[str, typer.Option(
+        help="local, ray (RAY_ADDRESS, `ray start`, or a new local instance) or ray://host:port.")
+    ] = "local",
+    resume: Annotated[Optional[Path], typer.Option(
+        help="Re-submit the cells of this sweep directory that have no completed summary.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and exit.")] = False,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        help="Folder holding the data sets, for every cell.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
+) -> None:
+    """Run a grid of experiments, each cell an ordinary run directory.
+
+    Cells go under sweeps/<id>/cells/<cell>/, with a manifest.json of their status. ctrl-c stops
+    every cell after its current batch; --resume continues.
+    """
+    from memtui.sweep.runner import sweep_command
+
+    raise typer.Exit(sweep_command(grid_file, out, parallel, on, resume, dry_run,
+                                   {"data.data_dir": data_dir, "device": device}))
+
+
+@app.command()
+def export(
+    kind: Annotated[str, typer.Argument(help="tensorboard")],
+    path: Annotated[Path, typer.Argument(help="A run directory or a sweep directory.")],
+    out: Annotated[Optional[Path], typer.Option(
+        help="Folder for the event files (default: PATH/tensorboard).")] = None,
+) -> None:
+    """Write a run's or a sweep's metrics for other viewers: TensorBoard event files, one
+    TensorBoard run per cell and loss, hyperparameters included."""
+    from memtui.export import export_command
+
+    export_command(kind, path, out)
 
 
 @presets_app.callback(invoke_without_command=True)

@@ -255,7 +255,7 @@ def plot_runs(runs: list[RunRecord], path: Path) -> None:
 
 
 def report_runs(paths: list[Path], fmt: str | ReportFormat, plot: Path | None,
-                out: TextIO | None = None) -> None:
+                out: TextIO | None = None, long: Path | None = None) -> None:
     """Print the summary of ``paths`` in ``fmt`` to stdout and draw the curves into ``plot``.
 
     Every argument is checked before anything is printed or written, so an error leaves no
@@ -277,6 +277,11 @@ def report_runs(paths: list[Path], fmt: str | ReportFormat, plot: Path | None,
             raise MemtuiError("--plot needs matplotlib; install it with: pip install matplotlib")
     if not paths:
         raise MemtuiError("give at least one run directory")
+    from memtui.sweep import report as sweep_report  # a sweep directory: over seeds; --long
+
+    sweep_report.check_long(long)
+    if any(sweep_report.is_sweep_dir(Path(p)) for p in paths):
+        return sweep_report.report_sweep([Path(p) for p in paths], fmt, plot, long, out)
     runs = [load_finished(Path(p)) for p in paths]
 
     if fmt == "table":
@@ -289,3 +294,5 @@ def report_runs(paths: list[Path], fmt: str | ReportFormat, plot: Path | None,
         out.write(to_json(runs))
     if plot is not None:
         plot_runs(runs, plot)
+    if long is not None:
+        sweep_report.write_long_of_runs(long, runs)

@@ -17,7 +17,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "memtui"
 
 #: Front-ends and the command line: everything else is the core.
-FRONT_ENDS = {"memtui.__main__", "memtui.cli", "memtui.headless", "memtui.report", "memtui.tui"}
+FRONT_ENDS = {"memtui.__main__", "memtui.cli", "memtui.headless", "memtui.report", "memtui.sweep.report",
+              "memtui.tui"}
 UI_LIBRARIES = {"textual", "textual_plotext", "rich", "typer"}
 
 

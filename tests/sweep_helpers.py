@@ -1,0 +1,93 @@
+"""What the sweep tests share: tiny grid files, a sweep built in-process, process lookup."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from memtui import cli
+
+
+def grid_text(epochs: int = 2, axes: str = '"corruption.noise" = [0.2, 0.6]\nseed = [0, 1]',
+              subset: int = 200, retries: int = 1, extra: str = "") -> str:
+    """A grid over the embedded demo data: a 32-unit MLP, CPU, a checkpoint every epoch."""
+    return f"""
+base = "demo"
+name = "tiny"
+[set]
+epochs = {epochs}
+"data.subset" = {subset}
+"data.test_subset" = 200
+"model.width" = 32
+device = "cpu"
+checkpoint_every = 1
+"schedule.kind" = "constant"
+{extra}
+[grid]
+{axes}
+[resources]
+retries = {retries}
+"""
+
+
+def call_main(monkeypatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["memtui", *args])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    return 0 if exited.value.code is None else exited.value.code
+
+
+def sweep_in_process(tmp: Path, monkeypatch, text: str) -> Path:
+    """A finished sweep whose cells ran in this process (`memtui run` through cli.main): real run
+    directories without a subprocess per cell, for tests of what reads sweeps."""
+    from memtui.sweep.cell import CELL_TOML
+    from memtui.sweep.grid import load_grid
+    from memtui.sweep.runner import create_sweep
+
+    grid_file = tmp / "grid.toml"
+    grid_file.write_text(text)
+    grid = load_grid(grid_file)
+    sweep_dir = tmp / "sweep"
+    manifest = create_sweep(grid, text, sweep_dir)
+    for cell in grid.cells:
+        cell_dir = manifest.cell_dir(cell.name)
+        code = call_main(monkeypatch, "run", "--preset", str(cell_dir / CELL_TOML), "--out",
+                         str(cell_dir), "--no-ui")
+        assert code == 0
+        manifest.update(cell.name, status="completed", attempts=1,
+                        epochs_completed=cell.config.epochs)
+    return sweep_dir
+
+
+def run_processes_of(cell_dir: Path) -> list[int]:
+    """Pids of `memtui run` processes working on ``cell_dir`` (from /proc)."""
+    pids = []
+    needle = str(cell_dir.resolve()).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        parts = cmdline.split(b"\0")
+        if b"memtui" in parts and b"run" in parts and any(needle in p for p in parts):
+            pids.append(int(entry))
+    return pids
+
+
+def parent_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    raise LookupError(pid)
+
+
+def epochs_by_loss(cell_dir: Path) -> dict[str, list[int]]:
+    from memtui.runlog import read_run
+
+    run = read_run(cell_dir)
+    return {label: [r["epoch"] for r in run.metrics_of(label)] for label in run.loss_labels}

@@ -1,0 +1,111 @@
+"""Sweeps on a real local Ray cluster (2 CPUs): cells as Ray tasks, and a task whose worker
+process is killed mid-run, retried by Ray, resuming the cell from its checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+from sweep_helpers import epochs_by_loss, grid_text, parent_of, run_processes_of
+
+from memtui.runlog import read_run
+from memtui.sweep.manifest import Manifest
+from memtui.sweep.runner import sweep_command
+
+ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_cells_run_as_ray_tasks(ray_cluster, tmp_path, capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(grid_text(axes="seed = [0, 1]"))
+    sweep_dir = tmp_path / "sw"
+    assert sweep_command(grid, sweep_dir, on="ray") == 0
+    err = capsys.readouterr().err
+    assert "2 cells as Ray tasks (1 CPU, 0 GPU each; cluster 2 CPUs" in err
+    cells = Manifest.load(sweep_dir).cells
+    assert [c["status"] for c in cells] == ["completed", "completed"]
+    assert [c["attempts"] for c in cells] == [1, 1]
+    for cell in cells:
+        run = read_run(sweep_dir / "cells" / cell["name"])
+        assert run.summary["status"] == "completed" and run.config["seed"] == cell["overrides"]["seed"]
+    assert ray.is_initialized()  # a cluster the caller started is left running
+
+
+def test_a_cell_whose_ray_worker_dies_is_retried_and_resumes_its_checkpoint(ray_cluster, tmp_path,
+                                                                             capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(grid_text(epochs=15, subset=400, axes="seed = [0]", retries=2))
+    sweep_dir = tmp_path / "sw"
+    cell_dir = sweep_dir / "cells" / "seed-0"
+    killed: list[int] = []
+
+    def killer() -> None:  # SIGKILL the Ray worker that runs the cell, after two epochs
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            if (cell_dir / "metrics.jsonl").is_file():
+                epochs = {json.loads(line)["epoch"] for line in
+                          (cell_dir / "metrics.jsonl").read_text().splitlines()[:-1] if line}
+                pids = run_processes_of(cell_dir) if len(epochs) >= 3 else []
+                if pids:
+                    worker = parent_of(pids[0])
+                    os.kill(worker, signal.SIGKILL)
+                    killed.append(worker)
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    assert sweep_command(grid, sweep_dir, on="ray") == 0, capsys.readouterr().err
+    thread.join()
+    assert killed, "the cell ended before its worker could be killed"
+    cell = Manifest.load(sweep_dir).cells[0]
+    assert cell["status"] == "completed" and cell["attempts"] == 2, cell
+    run = read_run(cell_dir)
+    # The orphaned run got SIGTERM when its worker died, stopped at an epoch boundary, and the
+    # retry continued from there.
+    assert run.meta["resumed"][0]["after_epoch"] >= 2
+    assert "attempt 2: memtui run --resume" in (cell_dir / "cell.log").read_text()
+    for epochs in epochs_by_loss(cell_dir).values():
+        assert epochs == list(range(1, 16))
+
+
+def test_ctrl_c_stops_the_ray_tasks_and_resume_completes_them(ray_cluster, tmp_path, capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(grid_text(epochs=20, subset=500, axes="seed = [0, 1]"))
+    sweep_dir = tmp_path / "sw"
+    metrics = sweep_dir / "cells" / "seed-0" / "metrics.jsonl"
+
+    def interrupt() -> None:  # ctrl-c once the running cell has completed two epochs
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if metrics.is_file() and len(metrics.read_text().splitlines()) >= 6:
+                break
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt, daemon=True)
+    thread.start()
+    assert sweep_command(grid, sweep_dir, on="ray", parallel=1) == 130
+    thread.join()
+    cells = {c["name"]: c for c in Manifest.load(sweep_dir).cells}
+    assert cells["seed-1"]["status"] == "pending" and cells["seed-1"]["attempts"] == 0
+    assert cells["seed-0"]["status"] == "stopped", cells
+    summary = read_run(sweep_dir / "cells" / "seed-0").summary
+    assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < 20
+
+    assert sweep_command(None, resume=sweep_dir, on="ray") == 0, capsys.readouterr().err
+    for cell in Manifest.load(sweep_dir).cells:
+        assert cell["status"] == "completed"
+        for epochs in epochs_by_loss(sweep_dir / "cells" / cell["name"]).values():
+            assert epochs == list(range(1, 21)), (cell["name"], epochs)
