@@ -28,7 +28,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from memtui.errors import RunDirError
-from memtui.events import Event
+from memtui.events import Event, RunFinished
 from memtui.runlog import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
 from memtui.runstate import RunState
 from memtui.sweep.manifest import MANIFEST_FILE, Manifest
@@ -357,6 +357,13 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
         self.title = self.sweep_title
         if self.screen is self.run_screen:
             self.pop_screen()
+
+    def _finished(self, event: RunFinished) -> None:
+        if event.status == "completed":  # q would leave the board too
+            self.notify(f"{event.epochs_completed} epochs; esc goes back to the board",
+                        title="run completed")
+        else:
+            super()._finished(event)
 
     def on_cell_event(self, message: CellEvent) -> None:
         if message.source is self.source:
