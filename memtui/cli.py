@@ -104,7 +104,8 @@ def train(prepared, use_ui: bool) -> str:
 @app.command()
 def watch(
     run_dir: Annotated[Optional[Path], typer.Argument(
-        help="A run directory; default: the most recent run under ./runs.")] = None,
+        help="A run directory, or a sweep directory (a board of its cells); default: the most "
+        "recent run under ./runs.")] = None,
 ) -> None:
     """Open the live view on a run directory: follows a run still being written, replays a
     finished one."""

@@ -7,9 +7,12 @@ saves what the screen shows:
   screenshots/demo-overlay.svg   the same run, overlay view of `memorized`
   screenshots/demo-80x24.svg     the same run at 80x24 (panes show one chart each)
   screenshots/mnist.svg          real MNIST with 40% random labels (the mnist-noisy preset)
+  screenshots/sweep-board.svg    `memtui watch` on a sweep directory (--sweep: a finished one,
+                                 e.g. docs/sweep-results.md's), shown as sweeps/noise
 
     .venv/bin/python scripts/make_screenshots.py --data-dir DATA
         [--mnist-epochs 30] [--mnist-subset 10000] [--out screenshots]
+        [--sweep SWEEP_DIR] [--skip-demo] [--skip-mnist]
 
 The run directories go to a temporary folder and are deleted afterwards.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +30,7 @@ from memtui.config import ExperimentConfig, apply_overrides, load_preset
 from memtui.session import start_run
 from memtui.tui.app import MemtuiApp
 from memtui.tui.sources import LiveSource
+from memtui.tui.sweep_board import SweepApp
 
 
 async def shoot(config: ExperimentConfig, shots: dict[str, tuple[tuple[int, int], list[str]]],
@@ -53,6 +58,26 @@ async def shoot(config: ExperimentConfig, shots: dict[str, tuple[tuple[int, int]
         await pilot.press("q")
 
 
+async def shoot_board(sweep_dir: Path, out: Path, size: tuple[int, int] = (160, 40)) -> None:
+    """The board of a sweep, opened as `memtui watch sweeps/noise` would show it: through a link
+    of that name in a temporary folder, so the header names no machine's path. Reads only."""
+    with tempfile.TemporaryDirectory(prefix="memtui-shots-") as tmp:
+        (Path(tmp) / "sweeps").mkdir()
+        (Path(tmp) / "sweeps" / "noise").symlink_to(sweep_dir.resolve())
+        out = out.resolve()
+        cwd = Path.cwd()
+        os.chdir(tmp)
+        try:
+            app = SweepApp(Path("sweeps/noise"))
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause(0.6)
+                app.save_screenshot(filename="sweep-board.svg", path=str(out))
+                print(f"  wrote {out / 'sweep-board.svg'}")
+                await pilot.press("q")
+        finally:
+            os.chdir(cwd)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path,
@@ -62,16 +87,21 @@ def main() -> None:
                         help="training images of MNIST to use (0: all 60,000)")
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument("--skip-mnist", action="store_true")
+    parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--sweep", type=Path, help="a sweep directory: screenshot its board")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
+    if args.sweep is not None:
+        asyncio.run(shoot_board(args.sweep, args.out))
     with tempfile.TemporaryDirectory(prefix="memtui-shots-") as tmp:
-        demo = apply_overrides(load_preset("demo"), {"out": Path(tmp) / "demo"})
-        asyncio.run(shoot(demo, {
-            "demo.svg": ((160, 48), []),
-            "demo-overlay.svg": ((160, 48), ["o"]),
-            "demo-80x24.svg": ((80, 24), []),
-        }, args.out))
+        if not args.skip_demo:
+            demo = apply_overrides(load_preset("demo"), {"out": Path(tmp) / "demo"})
+            asyncio.run(shoot(demo, {
+                "demo.svg": ((160, 48), []),
+                "demo-overlay.svg": ((160, 48), ["o"]),
+                "demo-80x24.svg": ((80, 24), []),
+            }, args.out))
         if not args.skip_mnist:
             mnist = apply_overrides(load_preset("mnist-noisy"), {
                 "epochs": args.mnist_epochs,

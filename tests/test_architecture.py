@@ -84,6 +84,7 @@ LIGHT_COMMAND_IMPORTS = [
     "memtui.runstate",
     "memtui.tui.app",
     "memtui.tui.sources",
+    "memtui.tui.sweep_board",
 ]
 
 

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from memtui.control import stop_on_signals
 from memtui.events import Event, LossDiverged, RunFinished, RunStarted
 from memtui.runstate import RunState
+from memtui.sweep.manifest import is_sweep_dir
 from memtui.tui.run_screen import RunScreen
 from memtui.tui.sources import LiveSource, RunDirSource, RunSource
 from memtui.tui.widgets import HelpScreen
@@ -255,7 +256,10 @@ def run_live(source: LiveSource) -> str:
 
 
 def run_watch(path: Path) -> int:
-    """Open the view on a run directory; 0 on leaving. A bad directory raises RunDirError
-    before anything is drawn."""
+    """Open the view on a run directory, or the board of a sweep directory; 0 on leaving. A bad
+    directory raises RunDirError before anything is drawn."""
+    if is_sweep_dir(path):
+        from memtui.tui.sweep_board import run_sweep_board  # it builds on this module
+        return run_sweep_board(Path(path))
     MemtuiApp(RunDirSource(Path(path))).run()
     return 0
