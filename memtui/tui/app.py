@@ -62,13 +62,14 @@ class MemtuiApp(App[str]):
         Binding("o", "screen.toggle_overlay", "overlay"),
         Binding("m", "screen.next_metric", "metric"),
         Binding("l", "screen.toggle_loss_chart", "acc/loss"),
-        Binding("g", "screen.toggle_log", "log y"),
-        Binding("x", "screen.next_x_range", "x range"),
+        # g and x are in the help (?): at 80 columns the footer has room for no more keys
+        Binding("g", "screen.toggle_log", "log y", show=False),
+        Binding("x", "screen.next_x_range", "x range", show=False),
         Binding("left", "screen.cursor(-1)", "cursor", show=False),
         Binding("right", "screen.cursor(1)", "cursor", show=False),
         Binding("escape", "screen.cursor_off", "cursor off", show=False),
         Binding("b", "leaderboard", "board"),
-        Binding("s", "screenshot", "screenshot"),
+        Binding("s", "screenshot", "svg"),
         Binding("question_mark", "help", "help", key_display="?"),
     ]
 
@@ -164,9 +165,11 @@ class MemtuiApp(App[str]):
                         timeout=10, markup=False)
         elif isinstance(event, RunFinished):
             if many:
-                self.notify(f"{who}{event.status} after {event.epochs_completed} epoch(s)",
-                            title=f"run {event.status}", markup=False,
-                            severity="error" if event.status == "failed" else "information")
+                # the runs line counts those still running; only a failure needs a word
+                if event.status == "failed":
+                    self.notify(f"{who}failed after {event.epochs_completed} epoch(s): "
+                                f"{event.message}", title="run failed", severity="error",
+                                timeout=30, markup=False)
             else:
                 self._finished(event)
 

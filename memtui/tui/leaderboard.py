@@ -68,8 +68,8 @@ class LeaderboardScreen(Screen):
         head = dict(BOARD_COLUMNS)[self.sort_column]
         self.query_one("#board-title", Static).update(
             f"[b]leaderboard[/b] · {len(comparison.started)} run(s) · sorted by {head} "
-            f"{'↓' if self.descending else '↑'}   [dim]Enter: open the run · header or [ ]: sort "
-            f"· r: reverse · c: copy as Markdown[/dim]")
+            f"{'↓' if self.descending else '↑'}   [dim]Enter: the run's panes · click a "
+            f"header or [ ]: sort[/dim]")
 
     def sort_by(self, column: str, descending: bool | None = None) -> None:
         self.sort_column = column

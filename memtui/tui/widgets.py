@@ -286,7 +286,7 @@ class LossPane(Vertical):
     (train on corrupted labels, memorized, clean test) and a train/test loss chart."""
 
     def __init__(self, loss: LossState, index: int) -> None:
-        super().__init__(id=f"pane-{index}", classes="loss-pane")
+        super().__init__(classes="loss-pane")
         self.loss = loss
         self.view = ChartView()
         self._laid_out = False
