@@ -4,23 +4,22 @@ and the epoch cursor; remote watch over a fake ssh."""
 from __future__ import annotations
 
 import os
-import statistics
 import stat
+import statistics
 from pathlib import Path
 
 import pytest
+from multi_helpers import run_events, write_run, write_runs
 from textual.widgets import DataTable
 
 from memtui.compare import Comparison, band, board_markdown, leaderboard, sort_rows
 from memtui.metrics import format_value
 from memtui.runlog import read_run
-from memtui.runstate import RunState
 from memtui.tui.app import MemtuiApp, watch_source
 from memtui.tui.leaderboard import BOARD_FILE, LeaderboardScreen
 from memtui.tui.sources import MultiRunSource, RunDirSource
 from memtui.tui.widgets import EpochChart, LossPane, even_yticks
 
-from multi_helpers import run_events, write_run, write_runs
 from tui_helpers import EAGER, drawn, text_of, wait_for
 
 SIZE = (140, 40)
@@ -124,8 +123,9 @@ async def test_a_live_run_among_several_keeps_updating(tmp_path):
         await wait_for(lambda: app.comparison.runs[2].epochs_done == 3, pilot)
         writer_lines = (live / "metrics.jsonl").read_text()
         # the writer goes on: append epochs 4 and 5 the way RunLogWriter does
-        from memtui.runlog import to_record
         import json
+
+        from memtui.runlog import to_record
         more = [e for e in events if getattr(e, "epoch", 0) in (4, 5)]
         with (live / "metrics.jsonl").open("a") as fh:
             for event in more:
@@ -175,13 +175,13 @@ async def test_cursor_values_equal_the_metrics_file(tmp_path):
         assert "ep 8" in table
         for metric, title in (("memorized", "memorized"), ("test_acc", "test acc"),
                               ("train_loss", "train loss")):
-            line = next(l for l in table.splitlines() if l.strip().startswith(title))
+            line = next(ln for ln in table.splitlines() if ln.strip().startswith(title))
             assert format_value(metric, records[8][metric]) in line.split()[len(title.split())]
         await pilot.press("o")
         await drawn(app, pilot)
         overlay = text_of(app.query_one("#overlay-table"))
         assert "epoch 8" in overlay
-        row = next(l for l in overlay.splitlines() if "MSE" in l)
+        row = next(ln for ln in overlay.splitlines() if "MSE" in ln)
         assert format_value("memorized", records[8]["memorized"]) in row
         await pilot.press("escape")
         await drawn(app, pilot)

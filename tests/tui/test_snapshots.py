@@ -80,9 +80,9 @@ class QuietSource:
 
 
 def multi_app() -> tuple[MemtuiApp, object]:
-    from memtui.tui.sources import MultiRunSource
-
     from multi_helpers import run_events
+
+    from memtui.tui.sources import MultiRunSource
 
     runs = [(0, 0.4), (1, 0.4), (2, 0.4), (0, 0.8), (1, 0.8)]
     app = MemtuiApp(MultiRunSource([QuietSource() for _ in runs],
