@@ -125,10 +125,12 @@ class Comparison:
         self.runs = runs
         self.names = names or [f"run {i + 1}" for i in range(len(runs))]
         self._groups: list[Group] | None = None
+        self._fields: list[str] | None = None
+        self._labels: dict[int, str] = {}
 
     def apply(self, run: int, event: Event) -> set[str]:
-        if isinstance(event, RunStarted):
-            self._groups = None
+        if isinstance(event, RunStarted):  # what the runs differ in may change
+            self._groups, self._fields, self._labels = None, None, {}
         return self.runs[run].apply(event)
 
     def apply_all(self, run: int, events: Iterable[Event]) -> Comparison:
@@ -141,7 +143,9 @@ class Comparison:
         return [i for i, state in enumerate(self.runs) if state.config]
 
     def fields(self) -> list[str]:
-        return differences([self.runs[i].config for i in self.started])
+        if self._fields is None:
+            self._fields = differences([self.runs[i].config for i in self.started])
+        return self._fields
 
     def groups(self) -> list[Group]:
         """Runs that differ only in seed, in the order of their first run."""
@@ -158,6 +162,11 @@ class Comparison:
 
     def run_label(self, run: int) -> str:
         """A run by what sets it apart: 'noise 0.8 · seed 1'; its directory when nothing does."""
+        if run not in self._labels:
+            self._labels[run] = self._run_label(run)
+        return self._labels[run]
+
+    def _run_label(self, run: int) -> str:
         state = self.runs[run]
         if not state.config:
             return self.names[run]

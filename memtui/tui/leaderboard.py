@@ -61,9 +61,9 @@ class LeaderboardScreen(Screen):
         table = self.query_one(DataTable)
         table.clear()
         for i, row in enumerate(self.rows):
-            cells: list[str | Text] = [cell(row, key) for key, _head in BOARD_COLUMNS]
-            cells[1] = Text(cell(row, "loss"),
-                            style=rich_colour(loss_colour(loss_index.get(row.loss, 0))))
+            cells: list[str | Text] = [cell(row, "run_label"), Text(
+                cell(row, "loss"), style=rich_colour(loss_colour(loss_index.get(row.loss, 0))))]
+            cells += [Text(cell(row, key), justify="right") for key, _head in BOARD_COLUMNS[2:]]
             table.add_row(*cells, key=str(i))
         head = dict(BOARD_COLUMNS)[self.sort_column]
         self.query_one("#board-title", Static).update(
