@@ -31,7 +31,7 @@ from memtui.events import EpochEnded, EpochMetrics, LossInfo, RunStarted  # noqa
 from memtui.runlog import RunLogWriter, to_record  # noqa: E402
 from memtui.tui.app import MemtuiApp  # noqa: E402
 from memtui.tui.sources import MultiRunSource, RunDirSource  # noqa: E402
-from memtui.tui.widgets import EpochChart  # noqa: E402
+from memtui.tui.widgets import EpochChart, LossPane, OverlayView  # noqa: E402
 
 from tui_helpers import FAKE_CONFIG  # noqa: E402
 
@@ -80,7 +80,23 @@ def grow(paths: list[Path], epoch_s: float) -> None:
                 fh.write(json.dumps(to_record(EpochEnded(epoch, EPOCHS, epoch_s))) + "\n")
 
 
+REDRAWS = {"overlay": 0, "panes": 0}
+
+
+def counted(cls: type, view: str) -> None:
+    """Count the redraws of the overlay and of the panes (a pane redraws its two charts)."""
+    show = cls.show
+
+    def wrapper(self, *args, **kwargs):
+        REDRAWS[view] += 1
+        return show(self, *args, **kwargs)
+
+    cls.show = wrapper  # type: ignore[attr-defined]
+
+
 async def measure(paths: list[Path], seconds: float) -> dict[str, float]:
+    counted(OverlayView, "overlay")
+    counted(LossPane, "panes")
     app = MemtuiApp(MultiRunSource([RunDirSource(p) for p in paths], [p.name for p in paths]))
     out: dict[str, float] = {}
     async with app.run_test(size=(160, 48)) as pilot:
@@ -91,14 +107,17 @@ async def measure(paths: list[Path], seconds: float) -> dict[str, float]:
             await pilot.pause(2)
             wall, cpu, proc = time.perf_counter(), time.thread_time(), time.process_time()
             drawing = EpochChart.drawing_seconds
+            redraws = REDRAWS[view]
             epochs = app.comparison.runs[0].epochs_done
             await asyncio.sleep(seconds)
             wall = time.perf_counter() - wall
             out[f"{view}: app thread, CPU s per wall s"] = (time.thread_time() - cpu) / wall
             out[f"{view}: source threads, CPU s per wall s"] = (
                 time.process_time() - proc - (time.thread_time() - cpu)) / wall
-            out[f"{view}: of which drawing charts (wall s per s)"] = (
+            out[f"{view}: of which drawing charts (CPU s per s)"] = (
                 EpochChart.drawing_seconds - drawing) / wall
+            out[f"{view}: redraws ({'overlay' if view == 'overlay' else 'a pane'}) per minute"] = (
+                (REDRAWS[view] - redraws) / (len(LOSSES) if view == "panes" else 1) * 60 / wall)
             out[f"{view}: epochs followed"] = app.comparison.runs[0].epochs_done - epochs
         await pilot.press("q")
     return out

@@ -155,7 +155,9 @@ class EpochChart(PlotextPlot):
     y_range: tuple[float, float] = (0.0, 1.0)
     percent = False
     log_scale = False
-    #: seconds spent drawing charts, all of them together: the app spaces redraws by it
+    #: CPU seconds spent drawing charts, all of them together: the app spaces redraws by it.
+    #: CPU time of the drawing thread, not wall time: on a busy machine the wall time of a
+    #: redraw includes waiting for a core, which is not what the view costs.
     drawing_seconds = 0.0
 
     def render(self):
@@ -168,11 +170,11 @@ class EpochChart(PlotextPlot):
         return super().render()
 
     def render_lines(self, crop):
-        start = time.perf_counter()
+        start = time.thread_time()
         try:
             return super().render_lines(crop)
         finally:
-            EpochChart.drawing_seconds += time.perf_counter() - start
+            EpochChart.drawing_seconds += time.thread_time() - start
 
 
 def draw_series(chart: EpochChart, title: str, series: list[Series], percent: bool,
