@@ -304,3 +304,32 @@ def test_a_local_path_is_not_taken_for_a_host(tmp_path):
     assert parse_remote("runs/a:b") is None
     assert parse_remote("me@lab:runs/x") == ("me@lab", "runs/x")
     assert parse_remote("lab:/data/run") == ("lab", "/data/run")
+
+
+# -- one palette for the view, the headless table and report --plot ------------------------------
+
+
+def test_the_view_the_headless_table_and_report_plot_share_the_palette(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from memtui.headless import HeadlessReporter
+    from memtui.palette import LINE_STYLE, hex_colour, loss_colour, rich_colour
+    from memtui.report import matplotlib_available, plot_runs
+
+    path = write_run(tmp_path / "run", run_events(0, epochs=3))
+    state = read_run(path).state()
+    reporter = HeadlessReporter(state=state)
+    reporter.console = Console(file=io.StringIO())
+    assert [reporter._colour(label) for label in state.losses] == [
+        rich_colour(loss_colour(i)) for i in range(3)]
+    assert LINE_STYLE[True] != LINE_STYLE[False]
+    if not matplotlib_available():
+        pytest.skip("matplotlib is not installed")
+    figure = tmp_path / "curves.svg"
+    plot_runs([read_run(path)], figure)
+    svg = figure.read_text()
+    for i in range(3):
+        assert hex_colour(loss_colour(i)) in svg
+    assert "stroke-dasharray" in svg  # RLL, the symmetric loss, dashed
