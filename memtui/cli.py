@@ -103,16 +103,18 @@ def train(prepared, use_ui: bool) -> str:
 
 @app.command()
 def watch(
-    run_dir: Annotated[Optional[Path], typer.Argument(
-        help="A run directory, or a sweep directory (a board of its cells); default: the most "
-        "recent run under ./runs.")] = None,
+    run_dirs: Annotated[Optional[list[str]], typer.Argument(
+        help="Run directories (a shell glob works), a sweep directory (a board of its cells), or "
+        "user@host:path to follow a run on another machine over ssh; default: the most recent "
+        "run under ./runs.", show_default=False)] = None,
 ) -> None:
-    """Open the live view on a run directory: follows a run still being written, replays a
-    finished one."""
+    """Open the live view on run directories: follows runs still being written, replays finished
+    ones. Several runs share one view: runs that differ only in seed are drawn as mean ± std,
+    the others as series labelled by what differs."""
     from memtui.runlog import latest_run
     from memtui.tui.app import run_watch
 
-    raise typer.Exit(run_watch(run_dir or latest_run()))
+    raise typer.Exit(run_watch(list(run_dirs) if run_dirs else [latest_run()]))
 
 
 @app.command()

@@ -27,6 +27,7 @@ from memtui.events import (
     RunStarted,
 )
 from memtui.metrics import METRICS, format_value
+from memtui.palette import loss_colour, rich_colour
 from memtui.runstate import RunState, describe
 
 #: The columns of the per-epoch lines.
@@ -105,8 +106,15 @@ class HeadlessReporter:
         cells = "".join(f" {format_value(m, event.values.get(m)):>{CELL - 1}}"
                         for m in EPOCH_COLUMNS)
         label = event.loss if len(event.loss) <= self.width else event.loss[: self.width - 1] + "…"
-        self.console.print(f"{event.epoch:>5}  {label:<{self.width}}{cells}", highlight=False,
-                           markup=False)
+        line = Text(f"{event.epoch:>5}  ")
+        line.append(f"{label:<{self.width}}", style=self._colour(event.loss))
+        line.append(cells)
+        self.console.print(line, highlight=False)
+
+    def _colour(self, label: str) -> str:
+        """The loss's colour in the view and in `report --plot` (memtui.palette)."""
+        index = list(self.state.losses).index(label) if label in self.state.losses else 0
+        return rich_colour(loss_colour(index))
 
     def _finished(self, event: RunFinished) -> None:
         self.progress.stop()
@@ -122,7 +130,7 @@ class HeadlessReporter:
             values = loss.latest
             best = loss.best.get("test_acc")
             best_text = f"{best[0]:.1%} ({best[1]})" if best else "—"
-            loss_cell = Text(label)
+            loss_cell = Text(label, style=self._colour(label))
             if loss.diverged:
                 loss_cell.append(" (diverged)", style="red")
             table.add_row(loss_cell, "yes" if loss.info.symmetric else "no",

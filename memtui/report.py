@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from memtui.errors import MemtuiError, RunDirError, did_you_mean
 from memtui.metrics import METRICS, format_value
+from memtui.palette import LINE_STYLE, hex_colour, loss_colour
 from memtui.runlog import SUMMARY_FILE, RunRecord, read_run
 from memtui.runstate import describe
 
@@ -217,7 +218,6 @@ def plot_runs(runs: list[RunRecord], path: Path) -> None:
     fig = plt.figure(layout="constrained",
                      figsize=(3.4 * len(PLOT_PANELS) + 1.6, 3.0 * len(runs)))
     rows = fig.subfigures(len(runs), 1, squeeze=False)[:, 0]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for run, subfig in zip(runs, rows):
         symmetric = {loss["label"]: bool(loss.get("symmetric")) for loss in run.meta["losses"]}
         diverged = {row.loss for row in rows_of(run) if row.diverged}
@@ -231,8 +231,8 @@ def plot_runs(runs: list[RunRecord], path: Path) -> None:
                 epochs, values = zip(*points)
                 name = label + (" (sym.)" if symmetric.get(label) else "") + (
                     " (diverged)" if label in diverged else "")
-                ax.plot(epochs, values, color=colors[i % len(colors)], linewidth=1.3,
-                        linestyle="--" if symmetric.get(label) else "-", label=name)
+                ax.plot(epochs, values, color=hex_colour(loss_colour(i)), linewidth=1.3,
+                        linestyle=LINE_STYLE[symmetric.get(label, False)], label=name)
             ax.set_title(title)
             ax.set_xlabel("epoch")
             ax.set_ylim(-0.02, 1.02)

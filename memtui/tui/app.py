@@ -22,27 +22,33 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from memtui.compare import Comparison
 from memtui.control import stop_on_signals
 from memtui.events import Event, LossDiverged, RunFinished, RunStarted
 from memtui.runstate import RunState
 from memtui.sweep.manifest import is_sweep_dir
+from memtui.tui.leaderboard import LeaderboardScreen
 from memtui.tui.run_screen import RunScreen
-from memtui.tui.sources import LiveSource, RunDirSource, RunSource
+from memtui.tui.sources import LiveSource, MultiRunSource, RunDirSource, RunSource, SourceNotice
+from memtui.tui.svg import pin_cells
 from memtui.tui.widgets import HelpScreen
 
 REFRESH_HZ = 1
 #: Charts (and the values tables beside them) redraw at most this often.
 CHART_INTERVAL_S = 1.0
-#: ...and less often when drawing them would take more than this share of the time.
+#: ...and less often when the app's thread (charts, header, events together) would use more than
+#: this share of a core (benchmarks/watch_overhead.py measures it with 5 runs x 4 losses).
 CHART_BUDGET = 0.02
 
 
 class RunEvent(Message):
-    """An event of the run, posted from the source's thread."""
+    """An event of the run (of run number ``run`` when there are several), or a SourceNotice,
+    posted from the source's thread."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event | SourceNotice, run: int = 0) -> None:
         super().__init__()
         self.event = event
+        self.run = run
 
 
 class MemtuiApp(App[str]):
@@ -58,7 +64,14 @@ class MemtuiApp(App[str]):
         Binding("o", "screen.toggle_overlay", "overlay"),
         Binding("m", "screen.next_metric", "metric"),
         Binding("l", "screen.toggle_loss_chart", "acc/loss"),
-        Binding("s", "screenshot", "screenshot"),
+        # g and x are in the help (?): at 80 columns the footer has room for no more keys
+        Binding("g", "screen.toggle_log", "log y", show=False),
+        Binding("x", "screen.next_x_range", "x range", show=False),
+        Binding("left", "screen.cursor(-1)", "cursor", show=False),
+        Binding("right", "screen.cursor(1)", "cursor", show=False),
+        Binding("escape", "screen.cursor_off", "cursor off", show=False),
+        Binding("b", "leaderboard", "board"),
+        Binding("s", "screenshot", "svg"),
         Binding("question_mark", "help", "help", key_display="?"),
     ]
 
@@ -71,15 +84,24 @@ class MemtuiApp(App[str]):
         ``chart_budget`` throttle chart redraws (see RunScreen.flush)."""
         super().__init__()
         self.source = source
-        self.state = RunState(clock=clock)
+        sources: list[RunSource] = (source.sources if isinstance(source, MultiRunSource)
+                                    else [source] if source is not None else [])
+        names = source.names if isinstance(source, MultiRunSource) else None
+        #: one RunState per run (one, unless watching several); ``state`` is the one whose
+        #: panes are shown
+        self.comparison = Comparison([RunState(clock=clock) for _ in range(max(1, len(sources)))],
+                                     names)
+        self.selected = 0
+        self.state = self.comparison.runs[0]
+        self._sources = sources
         self.refresh_interval = 1.0 / refresh_hz
         self.run_screen = RunScreen(self.refresh_interval, chart_interval, chart_budget)
         self.stopping = False
         self._worker: Worker | None = None
         #: The app's event loop once mounted: what a signal handler schedules the quit on.
         self.loop: asyncio.AbstractEventLoop | None = None
-        if source is not None:
-            self.state.started_at = source.started_at
+        for state, each in zip(self.comparison.runs, sources):
+            state.started_at = each.started_at
 
     @property
     def source_controllable(self) -> bool:
@@ -96,7 +118,7 @@ class MemtuiApp(App[str]):
     def on_mount(self) -> None:
         self.loop = asyncio.get_running_loop()
         if self.source is not None:
-            self.source.attach(lambda event: self.post_message(RunEvent(event)))
+            self.source.attach(lambda event, run=0: self.post_message(RunEvent(event, run)))
             self._worker = self.run_worker(self.source.work, name="source", thread=True,
                                            exit_on_error=False)
 
@@ -110,29 +132,56 @@ class MemtuiApp(App[str]):
     # -- the event stream ------------------------------------------------------------------------
 
     def on_run_event(self, message: RunEvent) -> None:
-        self.consume(message.event)
+        self.consume(message.event, message.run)
 
-    def consume_all(self, events: Iterable[Event]) -> None:
+    def consume_all(self, events: Iterable[Event], run: int = 0) -> None:
         for event in events:
-            self.consume(event)
+            self.consume(event, run)
 
-    def consume(self, event: Event) -> None:
-        """Take in one event: update the state, tell the screen what changed, tell the user
-        about what needs attention. Drawing waits for the screen's next tick."""
-        if isinstance(event, RunFinished) and self.source is not None:
-            self.state.ended_at = self.source.ended_at
-        changed = self.state.apply(event)
-        self.run_screen.changed(changed)
+    def consume(self, event: Event | SourceNotice, run: int = 0) -> None:
+        """Take in one event (of run number ``run``): update the state, tell the screen what
+        changed, tell the user about what needs attention. Drawing waits for the screen's next
+        tick."""
+        many = len(self.comparison.runs) > 1
+        if isinstance(event, SourceNotice):
+            where = f"{self.comparison.names[run]}: " if many else ""
+            self.run_screen.show_banner(f"{where}{event.text}" if event.text else "")
+            return
+        state = self.comparison.runs[run]
+        if isinstance(event, RunFinished) and run < len(self._sources):
+            state.ended_at = self._sources[run].ended_at
+        changed = self.comparison.apply(run, event)
+        if run == self.selected:
+            self.run_screen.changed(changed)
+        else:
+            self.run_screen.changed_elsewhere()
+        who = f"{self.comparison.names[run]}: " if many else ""
         if isinstance(event, RunStarted):
-            self.title = f"memtui · {self.state.config.get('name', '')}"
-            if self.run_screen.is_mounted:
-                self.run_screen.build_panes()
+            if run == self.selected:
+                self.title = f"memtui · {state.config.get('name', '')}"
+                if self.run_screen.is_mounted:
+                    self.run_screen.build_panes()
         elif isinstance(event, LossDiverged):
-            self.notify(f"{event.loss} diverged in epoch {event.epoch}: {event.reason}; the other "
-                        "losses go on", title="loss diverged", severity="warning", timeout=10,
-                        markup=False)
+            self.notify(f"{who}{event.loss} diverged in epoch {event.epoch}: {event.reason}; the "
+                        "other losses go on", title="loss diverged", severity="warning",
+                        timeout=10, markup=False)
         elif isinstance(event, RunFinished):
-            self._finished(event)
+            if many:
+                # the runs line counts those still running; only a failure needs a word
+                if event.status == "failed":
+                    self.notify(f"{who}failed after {event.epochs_completed} epoch(s): "
+                                f"{event.message}", title="run failed", severity="error",
+                                timeout=30, markup=False)
+            else:
+                self._finished(event)
+
+    def select_run(self, run: int) -> None:
+        """Show the panes of run number ``run`` (with several runs: the leaderboard's Enter)."""
+        self.selected = run
+        self.state = self.comparison.runs[run]
+        self.run_screen.build_panes()
+        self.run_screen.views.current = "panes"
+        self.run_screen.flush(force=True)
 
     def _finished(self, event: RunFinished) -> None:
         if event.status == "failed":
@@ -224,7 +273,9 @@ class MemtuiApp(App[str]):
         folder = Path(path or self.state.run_dir or Path.cwd())
         name = filename or f"memtui-{datetime.now().strftime('%Y%m%d-%H%M%S')}.svg"
         try:
-            path = self.save_screenshot(filename=name, path=str(folder))
+            path = str(folder / name)
+            # braille pinned to its cells: see memtui.tui.svg
+            Path(path).write_text(pin_cells(self.export_screenshot()), encoding="utf-8")
         except OSError as exc:
             self.notify(f"cannot write {folder / name}: {exc.strerror or exc}", severity="error")
             return
@@ -232,6 +283,10 @@ class MemtuiApp(App[str]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_leaderboard(self) -> None:
+        if not isinstance(self.screen, LeaderboardScreen):
+            self.push_screen(LeaderboardScreen())
 
 
 def run_live(source: LiveSource) -> str:
@@ -255,11 +310,28 @@ def run_live(source: LiveSource) -> str:
     return app.state.status if app.state.finished else "stopped"
 
 
-def run_watch(path: Path) -> int:
-    """Open the view on a run directory, or the board of a sweep directory; 0 on leaving. A bad
-    directory raises RunDirError before anything is drawn."""
-    if is_sweep_dir(path):
+def watch_source(spec: str | Path) -> RunSource:
+    """A run directory, or ``user@host:path`` followed over ssh."""
+    from memtui.tui.remote import RemoteRunSource, parse_remote
+
+    remote = parse_remote(str(spec))
+    if remote is not None:
+        return RemoteRunSource(*remote)
+    return RunDirSource(Path(spec))
+
+
+def run_watch(paths: Path | str | list[Path | str]) -> int:
+    """Open the view on one run directory, on several side by side, or the board of a sweep
+    directory; 0 on leaving. A bad directory (or an unreachable remote one) raises RunDirError
+    before anything is drawn."""
+    specs = paths if isinstance(paths, list) else [paths]
+    if len(specs) == 1 and is_sweep_dir(Path(str(specs[0]))):
         from memtui.tui.sweep_board import run_sweep_board  # it builds on this module
-        return run_sweep_board(Path(path))
-    MemtuiApp(RunDirSource(Path(path))).run()
+
+        return run_sweep_board(Path(str(specs[0])))
+    sources = [watch_source(spec) for spec in specs]
+    if len(sources) == 1:
+        MemtuiApp(sources[0]).run()
+    else:
+        MemtuiApp(MultiRunSource(sources, [Path(str(s)).name or str(s) for s in specs])).run()
     return 0

@@ -3,6 +3,7 @@ timer, and draws only from the app's RunState."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from textual.widgets import ContentSwitcher, Footer, Static
 
 from memtui.metrics import METRICS
 from memtui.runstate import HEADER, OVERLAY_METRICS
-from memtui.tui.widgets import EpochChart, LossPane, OverlayView, RunHeader
+from memtui.tui.widgets import X_RANGES, ChartView, LossPane, OverlayView, RunHeader
 
 if TYPE_CHECKING:
     from memtui.tui.app import MemtuiApp
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 MIN_PANE_WIDTH = 26
 #: A pane lower than this shows one chart at a time (`l` switches accuracy / loss).
 MIN_TWO_CHART_HEIGHT = 26
+#: However costly the charts, they are redrawn at least this often.
+MAX_CHART_WAIT_S = 30.0
 
 
 class RunScreen(Screen):
@@ -37,19 +40,23 @@ class RunScreen(Screen):
         self.chart_interval = chart_interval
         self.chart_budget = chart_budget
         self._charts_drawn = -math.inf
-        self._drawing_seconds = 0.0
+        self._cpu_at_draw = 0.0
         self.overlay_metric = "memorized"
         self.panes: dict[str, LossPane] = {}
         self._dirty: set[str] = set()
         self._overlay_dirty = True
+        #: log scale, x range and cursor, shared by every chart
+        self.view = ChartView()
 
     def compose(self) -> ComposeResult:
         self.header = RunHeader(id="header")
+        self.runs_line = Static(id="runs-line")
         self.banner = Static(id="error-banner")
         self.views = ContentSwitcher(initial="panes", id="views")
         self.grid = Container(id="panes")
         self.overlay = OverlayView(id="overlay")
         yield self.header
+        yield self.runs_line
         yield self.banner
         with self.views:
             yield self.grid
@@ -71,10 +78,14 @@ class RunScreen(Screen):
         self._dirty |= labels
         self._overlay_dirty = self._overlay_dirty or bool(labels - {HEADER})
 
+    def changed_elsewhere(self) -> None:
+        """A run other than the one in the panes changed: the overlay (and the runs line)."""
+        self._overlay_dirty = True
+
     def show_banner(self, text: str) -> None:
         # Content, not markup: an exception's text may hold brackets ("[Errno 28] ...").
         self.banner.update(Content(text))
-        self.banner.display = True
+        self.banner.display = bool(text)
 
     def build_panes(self) -> None:
         state = self.app.state
@@ -110,25 +121,28 @@ class RunScreen(Screen):
         app = self.app
         self.header.show(app.state, paused=app.paused, stopping=app.stopping,
                          watching=app.watching)
-        now = time.monotonic()
-        # Space chart redraws so that drawing them (plotext, then Textual's strips: ~10 ms a
-        # chart) takes at most chart_budget of the time: it holds the GIL training needs.
-        cost = EpochChart.drawing_seconds - self._drawing_seconds
-        wait = max(self.chart_interval, cost / self.chart_budget)
-        if not force and now - self._charts_drawn < wait:
+        self._show_runs_line()
+        now, cpu = time.monotonic(), time.thread_time()
+        # Space chart redraws so that this thread (the app's: drawing the charts with plotext,
+        # compositing them, the header, the events) uses at most chart_budget of a core: it holds
+        # the GIL training needs. Its CPU time, not the wall time: on a busy machine a redraw's
+        # wall time includes waiting for a core, which is not what the view costs.
+        elapsed = now - self._charts_drawn
+        over_budget = cpu - self._cpu_at_draw > self.chart_budget * elapsed
+        if not force and (elapsed < self.chart_interval
+                          or (over_budget and elapsed < MAX_CHART_WAIT_S)):
             return
-        self._charts_drawn = now
-        self._drawing_seconds = EpochChart.drawing_seconds
+        self._charts_drawn, self._cpu_at_draw = now, cpu
         dirty, self._dirty = self._dirty - {HEADER}, set()
         for label in dirty:
             pane = self.panes.get(label)
             if pane is not None and pane.is_mounted:
-                pane.show()
+                pane.show(self.view)
             elif pane is not None:
                 self._dirty.add(label)  # not mounted yet: draw on the next tick
         if self._overlay_dirty and self.views.current == "overlay":
             self._overlay_dirty = False
-            self.overlay.show(app.state, self.overlay_metric)
+            self.overlay.show(app.comparison, self.overlay_metric, self.view)
 
     @property
     def pending_redraw(self) -> bool:
@@ -156,3 +170,50 @@ class RunScreen(Screen):
 
     def action_toggle_loss_chart(self) -> None:
         self.grid.toggle_class("-show-loss")
+
+    # -- several runs, log scale, x range, cursor ------------------------------------------------
+
+    def _show_runs_line(self) -> None:
+        """With several runs: how many, how they group, whose panes are shown."""
+        comparison = self.app.comparison
+        many = len(comparison.runs) > 1
+        self.runs_line.display = many
+        if not many:
+            return
+        groups = ", ".join(g.title or "same config" for g in comparison.groups())
+        live = sum(1 for s in comparison.runs if s.config and not s.finished)
+        text = (f"{len(comparison.runs)} runs: {groups or 'waiting…'}"
+                f"{f' · {live} still running' if live else ''} · panes: "
+                f"{comparison.run_label(self.app.selected)}   (b: leaderboard)")
+        if text != getattr(self, "_runs_text", None):
+            self._runs_text = text
+            self.runs_line.update(Content(text))
+
+    def set_view(self, **changes) -> None:
+        """Change how every chart is looked at, and redraw them all now."""
+        self.view = dataclasses.replace(self.view, **changes)
+        self._dirty |= set(self.panes)
+        self._overlay_dirty = True
+        self.flush(force=True)
+
+    def last_epoch(self) -> int:
+        return max((loss.epochs[-1] for state in self.app.comparison.runs
+                    for loss in state.losses.values() if loss.epochs), default=1)
+
+    def action_toggle_log(self) -> None:
+        self.set_view(log=not self.view.log)  # the loss charts' titles say "(log)"
+
+    def action_next_x_range(self) -> None:
+        index = X_RANGES.index(self.view.last_n) if self.view.last_n in X_RANGES else 0
+        last_n = X_RANGES[(index + 1) % len(X_RANGES)]
+        self.set_view(last_n=last_n)  # the x axis shows it
+
+    def action_cursor(self, step: int) -> None:
+        last = self.last_epoch()
+        cursor = self.view.cursor
+        cursor = last if cursor is None else min(last, max(1, cursor + step))
+        self.set_view(cursor=cursor)
+
+    def action_cursor_off(self) -> None:
+        if self.view.cursor is not None:
+            self.set_view(cursor=None)

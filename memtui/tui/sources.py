@@ -29,7 +29,16 @@ from memtui.runlog import (
 if TYPE_CHECKING:  # the live source is only built by `memtui run`, which has torch loaded
     from memtui.session import Run
 
-Deliver = Callable[[Event], Any]
+#: ``deliver(event)``, or ``deliver(event, run)`` from a MultiRunSource: the run's index.
+Deliver = Callable[..., Any]
+
+
+class SourceNotice:
+    """Not a run event: something about the source itself the view should say (a remote
+    connection dropped, or back); an empty ``text`` clears the last one."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 WATCH_POLL_S = 0.5
 
@@ -228,3 +237,59 @@ class RunDirSource:
             events.append(run_finished(summary, error, self._last_epoch))
             self._finished = True
         return events
+
+
+class MultiRunSource:
+    """Several sources behind one: each follows its own run in its own thread and delivers
+    ``deliver(event, run)`` with the run's index, so one app can hold one RunState per run."""
+
+    controllable = False
+
+    def __init__(self, sources: list[RunSource], names: list[str]) -> None:
+        self.sources = sources
+        self.names = names
+        self._threads: list[threading.Thread] = []
+
+    def attach(self, deliver: Deliver) -> None:
+        for index, source in enumerate(self.sources):
+            source.attach(lambda event, index=index: deliver(event, index))
+
+    def work(self) -> None:
+        """Every source's work in a thread of its own; returns when all have returned. An error
+        in one is raised once the others are done (the view shows it)."""
+        errors: list[BaseException] = []
+
+        def run(source: RunSource) -> None:
+            try:
+                source.work()
+            except BaseException as exc:  # noqa: BLE001 - handed to the app's worker below
+                errors.append(exc)
+
+        self._threads = [threading.Thread(target=run, args=(s,), daemon=True,
+                                          name=f"memtui-source-{i}")
+                         for i, s in enumerate(self.sources)]
+        for thread in self._threads:
+            thread.start()
+        for thread in self._threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+
+    def request_stop(self) -> None:
+        for source in self.sources:
+            source.request_stop()
+
+    def toggle_pause(self) -> bool:
+        return False
+
+    @property
+    def paused(self) -> bool:
+        return False
+
+    @property
+    def started_at(self) -> float | None:
+        return self.sources[0].started_at if self.sources else None
+
+    @property
+    def ended_at(self) -> float | None:
+        return None

@@ -27,6 +27,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from memtui.compare import Comparison
 from memtui.errors import RunDirError
 from memtui.events import Event, RunFinished
 from memtui.runlog import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
@@ -339,8 +340,12 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
             self.notify(f"{name} has not started yet", severity="warning")
             return
         screen = self.run_screen
-        self.state = RunState(clock=self.state.clock)
+        # A fresh read model for the cell: the view reads the comparison (of one run) and state.
+        self.comparison = Comparison([RunState(clock=self.state.clock)], [name])
+        self.selected = 0
+        self.state = self.comparison.runs[0]
         self.state.started_at = source.started_at
+        self._sources = [source]
         self.run_screen = CellScreen(self.refresh_interval, screen.chart_interval,
                                      screen.chart_budget)
         self.source = source

@@ -3,7 +3,10 @@ and a replayed run directory look the same."""
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.table import Table
 from rich.text import Text
@@ -15,35 +18,32 @@ from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 from textual_plotext import PlotextPlot
 
+from memtui.compare import Comparison, band, value_at
 from memtui.metrics import METRICS, format_value
+from memtui.palette import (
+    LEGEND_STROKE,
+    METRIC_COLOURS,
+    RGB,
+    TERMINAL_MARKER,
+    dimmed,
+    loss_colour,
+    rich_colour,
+)
 from memtui.runstate import LossState, RunState, describe_parts, format_duration
 
-RGB = tuple[int, int, int]
-
-#: Series of a pane's accuracy chart and of its loss chart, with their colours. The values table
-#: names each metric in its series' colour, so the table doubles as the charts' legend.
-ACC_SERIES: dict[str, RGB] = {
-    "train_acc": (230, 180, 60),
-    "memorized": (235, 90, 90),
-    "test_acc": (90, 200, 120),
-}
-LOSS_SERIES: dict[str, RGB] = {
-    "train_loss": (230, 180, 60),
-    "test_loss": (80, 170, 230),
-}
+#: Series of a pane's accuracy chart and of its loss chart, with their colours (memtui.palette).
+#: The values table names each metric in its series' colour, so the table doubles as the legend.
+ACC_SERIES: dict[str, RGB] = {m: METRIC_COLOURS[m] for m in ("train_acc", "memorized", "test_acc")}
+LOSS_SERIES: dict[str, RGB] = {m: METRIC_COLOURS[m] for m in ("train_loss", "test_loss")}
 #: Rows of a pane's values table, in this order.
 PANE_METRICS = ("train_acc", "memorized", "clean_acc", "test_acc", "train_loss", "test_loss")
-#: One colour per loss in the overlay, in the order of the config's losses.
-LOSS_PALETTE: tuple[RGB, ...] = (
-    (90, 170, 240), (240, 150, 60), (100, 200, 110), (230, 90, 90), (180, 130, 230),
-    (200, 200, 90), (90, 210, 210), (230, 130, 190), (170, 170, 170),
-)
 #: Under NO_COLOR every series is the same grey, so series differ by marker instead.
 MONO_MARKERS = ("•", "x", "+", "o", "*", "#", "=", "%", "@")
-
-
-def rich_colour(rgb: RGB) -> str:
-    return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})"
+#: The ± std lines of a band under NO_COLOR.
+MONO_BAND_MARKER = "·"
+#: The x-range choices `x` cycles through: the whole run, then the last N epochs.
+X_RANGES: tuple[int | None, ...] = (None, 50, 20, 10)
+CURSOR_COLOUR: RGB = (200, 200, 200)
 
 
 def is_percent(metric: str) -> bool:
@@ -58,53 +58,161 @@ def chart_title(metric: str) -> str:
     return f"{METRICS[metric].title} %" if is_percent(metric) else METRICS[metric].title
 
 
-def epoch_ticks(last_epoch: int, width: int) -> list[int]:
-    """Whole-epoch ticks from 1, every 1, 2 or 5 times a power of ten, about one per 8 columns."""
+def epoch_ticks(last_epoch: int, width: int, first_epoch: int = 1) -> list[int]:
+    """Whole-epoch ticks from ``first_epoch``, every 1, 2 or 5 times a power of ten, about one
+    per 8 columns."""
     room = max(2, width // 8)
     step, power = 1, 1
-    while last_epoch // step + 1 > room:
+    while (last_epoch - first_epoch + 1) // step + 1 > room:
         step = next((m * power for m in (1, 2, 5) if m * power > step), 10 * power)
         if step == 10 * power:
             power *= 10
-    return [1] + [t for t in range(step, last_epoch + 1, step) if t - 1 >= step / 2]
+    start = math.ceil(first_epoch / step) * step
+    return [first_epoch] + [t for t in range(start, last_epoch + 1, step)
+                            if t - first_epoch >= step / 2]
+
+
+#: Rows of a titled plotext chart that are not canvas: title, frame top and bottom, x tick labels.
+CHART_CHROME_ROWS = 4
+
+
+def even_yticks(lo: float, hi: float, rows: int, percent: bool = False
+                ) -> tuple[list[float], tuple[float, float]]:
+    """Y ticks and limits for a canvas ``rows`` cells high such that every tick falls exactly on a
+    row and the ticks are evenly spaced (at least two rows apart where the height allows).
+
+    plotext puts a tick on row floor(0.5 + (rows - 1) * (v - ylo) / (yhi - ylo)): ticks 0, 25, 50,
+    75, 100 on 8 rows land on rows 0, 2, 4, 5, 7. Here the step is a nice number, the lower limit
+    a multiple of it and the upper limit is stretched so that a step is a whole number of rows;
+    the spare rows (fewer than the number of steps) stay empty at the top."""
+    span_rows = max(1, rows - 1)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = 0.0, 1.0
+    if hi <= lo:
+        lo, hi = (lo - 0.5, hi + 0.5) if lo == 0 else (lo - abs(lo) * 0.1, hi + abs(hi) * 0.1)
+    best: tuple[float, list[float], tuple[float, float]] | None = None
+    magnitude = math.floor(math.log10(hi - lo))
+    for min_gap in (2, 1):
+        for power in range(magnitude - 2, magnitude + 2):
+            for mult in ((10, 20, 25, 50) if percent else (1, 2, 2.5, 5)):
+                step = float(mult) if percent else mult * 10.0 ** power
+                first = math.floor(lo / step + 1e-9) * step
+                steps = max(1, math.ceil((hi - first) / step - 1e-9))
+                rows_per_step = span_rows // steps
+                if rows_per_step < min_gap or steps > 6:
+                    continue
+                top = first + step * span_rows / rows_per_step
+                empty = span_rows * (1 - (hi - lo) / (top - first))  # rows without data
+                # two ticks only is a last resort; ticks far apart are hard to read off
+                score = empty + (2.5 if steps == 1 else 0.0) + 0.25 * max(0, rows_per_step - 6)
+                if best is None or score < best[0] - 1e-9:
+                    best = (score, [first + i * step for i in range(steps + 1)], (first, top))
+            if percent:
+                break
+        if best is not None:
+            break
+    if best is None:  # a canvas of one or two rows: plotext's own ticks
+        return [lo, hi], (lo, hi)
+    return best[1], best[2]
+
+
+def tick_label(value: float, log: bool) -> str:
+    return f"{10 ** value:.2g}" if log else f"{value:g}"
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """How the charts are looked at: log-scale values (`g`, loss charts only), the last N
+    epochs or the whole run (`x`), a cursor epoch (left/right) whose values the tables show."""
+    log: bool = False
+    last_n: int | None = None
+    cursor: int | None = None
+
+    def first_epoch(self, last_epoch: int) -> int:
+        return max(1, last_epoch - self.last_n + 1) if self.last_n else 1
+
+
+class Series(NamedTuple):
+    name: str
+    xs: list[int]
+    ys: list[float]
+    colour: RGB
+    #: plotext marker: "braille" (standard losses, metrics), "dot" (symmetric losses)
+    marker: str = "braille"
+    #: a ± std line of a band around a mean: drawn dimmer, and with no marker of its own
+    band: bool = False
 
 
 class EpochChart(PlotextPlot):
-    """A plotext chart over epochs whose whole-epoch ticks follow its width at every render, so
-    resizing (or a chart drawn while hidden) never leaves it with crowded or missing ticks."""
+    """A plotext chart over epochs whose whole-epoch ticks follow its width and whose value ticks
+    follow its height at every render, so resizing (or a chart drawn while hidden) never leaves it
+    with crowded, missing or unevenly spaced ticks. The one adapter between memtui and plotext
+    (docs/charts.md)."""
 
+    first_epoch = 1
     last_epoch = 2
-    #: seconds spent drawing charts, all of them together: the app spaces redraws by it
+    #: the range of the values drawn, whether they are percentages (0 to 100), log10 values
+    y_range: tuple[float, float] = (0.0, 1.0)
+    percent = False
+    log_scale = False
+    #: CPU seconds spent drawing charts, all of them together: the app spaces redraws by it.
+    #: CPU time of the drawing thread, not wall time: on a busy machine the wall time of a
+    #: redraw includes waiting for a core, which is not what the view costs.
     drawing_seconds = 0.0
 
     def render(self):
-        self.plt.xticks(epoch_ticks(self.last_epoch, self.size.width - 8))
+        self.plt.xticks(epoch_ticks(self.last_epoch, self.size.width - 8, self.first_epoch))
+        rows = self.size.height - CHART_CHROME_ROWS
+        if rows >= 3:
+            ticks, limits = even_yticks(*self.y_range, rows, self.percent)
+            self.plt.ylim(*limits)
+            self.plt.yticks(ticks, [tick_label(t, self.log_scale) for t in ticks])
         return super().render()
 
     def render_lines(self, crop):
-        start = time.perf_counter()
+        start = time.thread_time()
         try:
             return super().render_lines(crop)
         finally:
-            EpochChart.drawing_seconds += time.perf_counter() - start
+            EpochChart.drawing_seconds += time.thread_time() - start
 
 
-def draw_series(chart: EpochChart, title: str, series: list[tuple[str, list[int], list[float], RGB]],
-                percent: bool, last_epoch: int, no_color: bool) -> None:
+def draw_series(chart: EpochChart, title: str, series: list[Series], percent: bool,
+                last_epoch: int, no_color: bool, view: ChartView = ChartView()) -> None:
     """Replace a chart's data; the widget draws it on its next refresh."""
     plt = chart.plt
     plt.clear_figure()  # also resets the limits and ticks a chart of another metric set
-    plt.title(title)
-    for index, (_name, xs, ys, colour) in enumerate(series):
-        if not xs:
+    log = view.log and not percent
+    plt.title(f"{title}  (log)" if log else title)
+    last = max(2, last_epoch)
+    first = min(view.first_epoch(last), last - 1)
+    values: list[float] = []
+    numbered: list[tuple[int, Series]] = []
+    for item in series:  # the mono markers follow the series' order, bands aside
+        numbered.append((sum(1 for _, s in numbered if not s.band) - (1 if item.band else 0),
+                         item))
+    # Drawn bottom up: bands, then solid lines, then dotted ones (a later point hides an earlier
+    # one in its cell, and a dot marker fills a whole cell).
+    for index, item in sorted(numbered, key=lambda p: (not p[1].band, p[1].marker != "braille")):
+        pairs = [(x, y) for x, y in zip(item.xs, item.ys)
+                 if x >= first and math.isfinite(y) and (y > 0 or not log)]
+        if not pairs:
             continue
-        marker = MONO_MARKERS[index % len(MONO_MARKERS)] if no_color else "braille"
-        plt.plot(xs, ys, marker=marker, color=colour)
-    chart.last_epoch = max(2, last_epoch)
-    plt.xlim(1, chart.last_epoch)
-    if percent:
-        plt.ylim(0, 100)
-        plt.yticks([0, 25, 50, 75, 100])
+        xs = [x for x, _ in pairs]
+        ys = [math.log10(y) if log else y for _, y in pairs]
+        values += ys
+        if no_color:
+            marker = MONO_BAND_MARKER if item.band else MONO_MARKERS[index % len(MONO_MARKERS)]
+        else:
+            marker = item.marker
+        plt.plot(xs, ys, marker=marker, color=dimmed(item.colour) if item.band else item.colour)
+    if view.cursor is not None and first <= view.cursor <= last:
+        plt.vline(view.cursor, color=CURSOR_COLOUR)
+    chart.first_epoch, chart.last_epoch = first, last
+    plt.xlim(first, last)
+    chart.percent, chart.log_scale = percent, log
+    chart.y_range = (0.0, 100.0) if percent else (min(values, default=0.0),
+                                                  max(values, default=1.0))
     chart.refresh()
 
 
@@ -180,8 +288,9 @@ class LossPane(Vertical):
     (train on corrupted labels, memorized, clean test) and a train/test loss chart."""
 
     def __init__(self, loss: LossState, index: int) -> None:
-        super().__init__(id=f"pane-{index}", classes="loss-pane")
+        super().__init__(classes="loss-pane")
         self.loss = loss
+        self.view = ChartView()
         self._laid_out = False
         kind = "symmetric" if loss.info.symmetric else "standard"
         colour = "$success" if loss.info.symmetric else "$warning"
@@ -201,13 +310,21 @@ class LossPane(Vertical):
         self._laid_out = False
         self.show()  # the values table adds the best epoch when there is room
 
-    def show(self) -> None:
+    def show(self, view: ChartView | None = None) -> None:
+        """Redraw from the loss's state; ``view`` (the screen's log / x range / cursor) is kept
+        for the redraws that come from resizing."""
+        if view is not None:
+            if view.cursor != self.view.cursor:
+                self._laid_out = False  # the cursor's column is labelled by its epoch
+            self.view = view
+        view = self.view
         loss = self.loss
         wide = self.size.width >= 40  # room to say when the best value was reached
         table = Table(box=None, padding=(0, 0, 0, 2 if wide else 1), pad_edge=False,
                       show_edge=False, header_style="dim")
         table.add_column("", no_wrap=True)
-        table.add_column("now", justify="right", no_wrap=True)
+        table.add_column("now" if view.cursor is None else f"ep {view.cursor}", justify="right",
+                         no_wrap=True)
         table.add_column("best (epoch)" if wide else "best", justify="right", no_wrap=True)
         series = {**ACC_SERIES, **LOSS_SERIES}
         for name in PANE_METRICS:
@@ -217,8 +334,10 @@ class LossPane(Vertical):
             if best:
                 best_text = format_value(name, best[0])
                 best_text += f" ({best[1]})" if wide else ""
+            value = (loss.latest.get(name) if view.cursor is None
+                     else value_at(loss, name, view.cursor))
             table.add_row(Text(METRICS[name].title, style=rich_colour(colour) if colour else ""),
-                          format_value(name, loss.latest.get(name)), best_text)
+                          format_value(name, value), best_text)
         values = self.query_one(".values", Static)
         # same rows every time, so the pane's layout stands once the table is first laid out
         values.update(table, layout=not self._laid_out)
@@ -234,34 +353,49 @@ class LossPane(Vertical):
         last = loss.epochs[-1] if loss.epochs else 1
         no_color = self.app.no_color
         draw_series(self.query_one(".acc-chart", EpochChart), "accuracy %",
-                    [(m, *self._percent_points(m), c) for m, c in ACC_SERIES.items()],
-                    True, last, no_color)
+                    [Series(m, *self._percent_points(m), c) for m, c in ACC_SERIES.items()],
+                    True, last, no_color, view)
         draw_series(self.query_one(".loss-chart", EpochChart), "loss",
-                    [(m, *loss.points(m), c) for m, c in LOSS_SERIES.items()],
-                    False, last, no_color)
+                    [Series(m, *loss.points(m), c) for m, c in LOSS_SERIES.items()],
+                    False, last, no_color, view)
 
     def _percent_points(self, metric: str) -> tuple[list[int], list[float]]:
         xs, ys = self.loss.points(metric)
         return xs, [plot_value(metric, y) for y in ys]
 
 
+def _mean_std(metric: str, mean: float | None, std: float | None, count: int) -> str:
+    if mean is None:
+        return "—"
+    text = format_value(metric, mean)
+    if count > 1 and std is not None:
+        text += f" ± {format_value(metric, std).rstrip('%')}"
+    return text
+
+
 class OverlayView(Vertical):
-    """One metric of every loss on one chart, with a table of current and best values."""
+    """One metric of every loss on one chart, with a table of current and best values; for
+    several runs, a series per group of seeds × loss: the mean and a ± std band."""
 
     def compose(self) -> ComposeResult:
         yield EpochChart(id="overlay-chart")
         yield Static(id="overlay-table")
 
-    def show(self, state: RunState, metric: str) -> None:
+    def show(self, comparison: Comparison, metric: str, view: ChartView = ChartView()) -> None:
+        if len(comparison.runs) > 1:
+            self._show_groups(comparison, metric, view)
+            return
+        state = comparison.runs[0]
+        no_color = self.app.no_color
         last = max((loss.epochs[-1] for loss in state.losses.values() if loss.epochs), default=1)
         series = []
         for index, loss in enumerate(state.losses.values()):
             xs, ys = loss.points(metric)
-            series.append((loss.label, xs, [plot_value(metric, y) for y in ys],
-                           LOSS_PALETTE[index % len(LOSS_PALETTE)]))
+            series.append(Series(loss.label, xs, [plot_value(metric, y) for y in ys],
+                                 loss_colour(index), TERMINAL_MARKER[loss.info.symmetric]))
         draw_series(self.query_one("#overlay-chart", EpochChart),
                     f"{chart_title(metric)} — every loss   (m: next metric)", series,
-                    is_percent(metric), last, self.app.no_color)
+                    is_percent(metric), last, no_color, view)
 
         direction = METRICS[metric].higher_is_better
         table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="dim")
@@ -270,16 +404,87 @@ class OverlayView(Vertical):
         table.add_column(METRICS[metric].title, justify="right", no_wrap=True)
         table.add_column("best (epoch)" if direction is not None else "", justify="right",
                          no_wrap=True)
+        if view.cursor is not None:
+            table.add_column(f"epoch {view.cursor}", justify="right", no_wrap=True, style="bold")
         table.add_column("", no_wrap=True, style="dim")
         for index, loss in enumerate(state.losses.values()):
-            colour = rich_colour(LOSS_PALETTE[index % len(LOSS_PALETTE)])
-            marker = MONO_MARKERS[index % len(MONO_MARKERS)] if self.app.no_color else "━━"
+            colour = rich_colour(loss_colour(index))
+            marker = (MONO_MARKERS[index % len(MONO_MARKERS)] if no_color
+                      else LEGEND_STROKE[loss.info.symmetric])
             best = loss.best.get(metric)
+            cursor = ([format_value(metric, value_at(loss, metric, view.cursor))]
+                      if view.cursor is not None else [])
             table.add_row(Text(f"{marker} {loss.label}", style=f"bold {colour}"),
                           "symmetric" if loss.info.symmetric else "standard",
                           format_value(metric, loss.latest.get(metric)),
                           f"{format_value(metric, best[0])} ({best[1]})" if best else "",
+                          *cursor,
                           f"diverged in epoch {loss.diverged[0]}" if loss.diverged else "")
+        self.query_one("#overlay-table", Static).update(table)
+
+    def _show_groups(self, comparison: Comparison, metric: str, view: ChartView) -> None:
+        """A mean line per group × loss, with mean ± std lines (dimmer) where a group has two
+        or more runs; the table gives mean ± std now, and at the cursor."""
+        no_color = self.app.no_color
+        groups = comparison.groups()
+        percent = is_percent(metric)
+        series: list[Series] = []
+        rows = []
+        last = 1
+        index = 0
+        for group in groups:
+            for label in comparison.loss_labels():
+                losses = [comparison.runs[r].losses[label] for r in group.runs
+                          if label in comparison.runs[r].losses]
+                if not losses:
+                    continue
+                stats = band(losses, metric)
+                colour = loss_colour(index)
+                symmetric = comparison.symmetric(label)
+                name = f"{label} · {group.title}" if group.title else label
+                scale = [plot_value(metric, v) for v in stats.mean]
+                series.append(Series(name, stats.epochs, scale, colour, TERMINAL_MARKER[symmetric]))
+                if len(group.runs) > 1:
+                    for sign in (1, -1):
+                        series.append(Series(name, stats.epochs,
+                                             [plot_value(metric, m + sign * sd)
+                                              for m, sd in zip(stats.mean, stats.std)],
+                                             colour, band=True))
+                if stats.epochs:
+                    last = max(last, stats.epochs[-1])
+                rows.append((name, colour, symmetric, stats, index))
+                index += 1
+        draw_series(self.query_one("#overlay-chart", EpochChart),
+                    f"{chart_title(metric)} — {len(comparison.runs)} runs, mean ± std over seeds"
+                    "   (m: next metric)", series, percent, last, no_color, view)
+
+        direction = METRICS[metric].higher_is_better
+        table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="dim")
+        table.add_column("loss · runs", no_wrap=True)
+        table.add_column("kind", no_wrap=True)
+        table.add_column("n", justify="right", no_wrap=True)
+        table.add_column(f"{METRICS[metric].title} (mean ± std)", justify="right", no_wrap=True)
+        table.add_column("best mean (epoch)" if direction is not None else "", justify="right",
+                         no_wrap=True)
+        if view.cursor is not None:
+            table.add_column(f"epoch {view.cursor}", justify="right", no_wrap=True, style="bold")
+        for name, colour, symmetric, stats, i in rows:
+            marker = MONO_MARKERS[i % len(MONO_MARKERS)] if no_color else LEGEND_STROKE[symmetric]
+            now = (_mean_std(metric, stats.mean[-1], stats.std[-1], stats.count[-1])
+                   if stats.epochs else "—")
+            best = ""
+            if direction is not None and stats.epochs:
+                pick = max if direction else min
+                value, epoch = pick(zip(stats.mean, stats.epochs), key=lambda p: p[0])
+                best = f"{format_value(metric, value)} ({epoch})"
+            cursor = []
+            if view.cursor is not None:
+                k = stats.epochs.index(view.cursor) if view.cursor in stats.epochs else None
+                cursor = [_mean_std(metric, stats.mean[k], stats.std[k], stats.count[k])
+                          if k is not None else "—"]
+            table.add_row(Text(f"{marker} {name}", style=f"bold {rich_colour(colour)}"),
+                          "symmetric" if symmetric else "standard",
+                          str(stats.count[-1]) if stats.count else "0", now, best, *cursor)
         self.query_one("#overlay-table", Static).update(table)
 
 
@@ -290,6 +495,10 @@ HELP_TEXT = """\
   [b]o[/b]          overlay: one metric of every loss on one chart
   [b]m[/b]          next metric in the overlay
   [b]l[/b]          accuracy or loss chart in the panes (small terminals show one)
+  [b]g[/b]          log-scale values on the loss charts
+  [b]x[/b]          x range: the whole run, the last 50, 20 or 10 epochs
+  [b]←[/b] [b]→[/b]        cursor: the exact values at an epoch, in the tables ([b]escape[/b]: off)
+  [b]b[/b]          leaderboard: best and final values per run × loss (Enter opens a run)
   [b]s[/b]          save an SVG screenshot into the run directory
   [b]?[/b]          this help
 

@@ -104,3 +104,73 @@ def test_sweep_board(snap_compare, tmp_path, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 14), run_before=loaded)
+
+
+# -- several runs, the leaderboard, log scale and cursor (issue 14) -----------------------------
+
+
+class QuietSource:
+    """A source that delivers nothing: the snapshot feeds the app itself, on a frozen clock."""
+    controllable = False
+    paused = False
+    started_at = FROZEN_NOW - 75
+    ended_at = FROZEN_NOW
+
+    def attach(self, deliver) -> None: ...
+    def work(self) -> None: ...
+    def request_stop(self) -> None: ...
+    def toggle_pause(self) -> bool:
+        return False
+
+
+def multi_app() -> tuple[MemtuiApp, object]:
+    from multi_helpers import run_events
+
+    from memtui.tui.sources import MultiRunSource
+
+    runs = [(0, 0.4), (1, 0.4), (2, 0.4), (0, 0.8), (1, 0.8)]
+    app = MemtuiApp(MultiRunSource([QuietSource() for _ in runs],
+                                   [f"run-{i}" for i in range(len(runs))]),
+                    clock=lambda: FROZEN_NOW)
+
+    async def feed(pilot) -> None:
+        for index, (seed, noise) in enumerate(runs):
+            app.consume_all(run_events(seed, noise, epochs=30), run=index)
+        await pilot.pause()
+        app.flush(force=True)
+        await pilot.pause()
+
+    return app, feed
+
+
+def test_several_runs_overlay_with_bands(snap_compare):
+    app, feed = multi_app()
+
+    async def overlay(pilot) -> None:
+        await feed(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=overlay)
+
+
+def test_leaderboard(snap_compare):
+    app, feed = multi_app()
+
+    async def board(pilot) -> None:
+        await feed(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=board)
+
+
+def test_log_scale_and_cursor(snap_compare):
+    app, feed = fed_app()
+
+    async def log_cursor(pilot) -> None:
+        await feed(pilot)
+        await pilot.press("g", "right", "left", "left")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=log_cursor)

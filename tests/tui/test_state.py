@@ -106,8 +106,8 @@ async def test_charts_redraw_at_most_once_an_interval_however_fast_epochs_arrive
         panes = list(app.query(LossPane))
         for pane in panes:
             original = pane.show
-            pane.show = lambda original=original, label=pane.loss.label: (
-                draws.append(label), original())[1]
+            pane.show = lambda view=None, original=original, label=pane.loss.label: (
+                draws.append(label), original(view))[1]
         for event in stream[1:]:
             app.consume(event)
             if isinstance(event, EpochEnded):

@@ -1,0 +1,258 @@
+"""Several runs side by side: which differ only in seed (grouped, mean ± std over the seeds),
+what the others differ in (the label of their series), and the best-of table.
+
+Built on memtui.runstate alone, one RunState per run; the view (`memtui watch A B C`) and tests
+read it. Nothing here imports Textual, Rich or torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from memtui.events import Event, RunStarted
+from memtui.metrics import format_value
+from memtui.runstate import LossState, RunState
+
+#: Config fields that do not make two runs different experiments: where the run is written,
+#: how it is computed, how long it is (a shorter run is the same experiment, cut earlier).
+NOT_THE_EXPERIMENT = {"out", "seed", "description", "data.data_dir", "device", "precision",
+                      "checkpoint_every", "backend", "compile", "eval_batch_size", "epochs"}
+#: Short names of the fields people vary most.
+SHORT_NAMES = {"corruption.noise": "noise", "corruption.labels": "labels",
+               "corruption.inputs": "inputs", "optimizer.lr": "lr", "optimizer.name": "optimizer",
+               "optimizer.weight_decay": "wd", "optimizer.momentum": "momentum", "name": "preset",
+               "data.dataset": "data", "data.subset": "subset", "model.arch": "model",
+               "model.width": "width", "model.depth": "depth", "batch_size": "batch",
+               "schedule.kind": "schedule", "losses": "losses"}
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay values (compared whole)."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ",".join(str(v.get("label") or v.get("name")) if isinstance(v, dict) else str(v)
+                        for v in value)
+    return str(value)
+
+
+def differences(configs: list[dict[str, Any]]) -> list[str]:
+    """The config fields (dotted) whose values are not the same in every run, seed excluded."""
+    flats = [flatten(c) for c in configs]
+    keys = sorted({k for f in flats for k in f} - NOT_THE_EXPERIMENT)
+    return [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
+
+
+def label_of(config: dict[str, Any], fields: list[str]) -> str:
+    """What sets this run apart, e.g. 'noise 0.8 · lr 0.01' ('' when nothing does)."""
+    flat = flatten(config)
+    return " · ".join(f"{SHORT_NAMES.get(k, k.rsplit('.', 1)[-1])} {_show(flat.get(k))}"
+                      for k in fields)
+
+
+@dataclass
+class Group:
+    """Runs that differ only in seed: one series (mean ± std) per loss."""
+    label: str
+    runs: list[int]
+    seeds: list[Any] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        seeds = f"{len(self.runs)} seeds" if len(self.runs) > 1 else ""
+        return " ".join(part for part in (self.label, f"({seeds})" if seeds and self.label
+                                          else seeds) if part)
+
+
+@dataclass
+class Band:
+    """A metric of one loss over a group's runs, per epoch: mean, std, min, max, count."""
+    epochs: list[int]
+    mean: list[float]
+    std: list[float]
+    low: list[float]
+    high: list[float]
+    count: list[int]
+
+
+def band(losses: Iterable[LossState], metric: str) -> Band:
+    by_epoch: dict[int, list[float]] = {}
+    for loss in losses:
+        for epoch, value in zip(*loss.points(metric)):
+            by_epoch.setdefault(epoch, []).append(value)
+    out = Band([], [], [], [], [], [])
+    for epoch in sorted(by_epoch):
+        values = by_epoch[epoch]
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) \
+            if len(values) > 1 else 0.0
+        out.epochs.append(epoch)
+        out.mean.append(mean)
+        out.std.append(std)
+        out.low.append(min(values))
+        out.high.append(max(values))
+        out.count.append(len(values))
+    return out
+
+
+def value_at(loss: LossState, metric: str, epoch: int) -> float | None:
+    """The metric of a loss in this epoch, as the run log has it (None if not measured)."""
+    try:
+        index = loss.epochs.index(epoch)
+    except ValueError:
+        return None
+    return loss.series.get(metric, [None] * len(loss.epochs))[index]
+
+
+class Comparison:
+    """One RunState per run, fed tagged events; groups them by what differs."""
+
+    def __init__(self, runs: list[RunState], names: list[str] | None = None) -> None:
+        self.runs = runs
+        self.names = names or [f"run {i + 1}" for i in range(len(runs))]
+        self._groups: list[Group] | None = None
+        self._fields: list[str] | None = None
+        self._labels: dict[int, str] = {}
+
+    def apply(self, run: int, event: Event) -> set[str]:
+        if isinstance(event, RunStarted):  # what the runs differ in may change
+            self._groups, self._fields, self._labels = None, None, {}
+        return self.runs[run].apply(event)
+
+    def apply_all(self, run: int, events: Iterable[Event]) -> Comparison:
+        for event in events:
+            self.apply(run, event)
+        return self
+
+    @property
+    def started(self) -> list[int]:
+        return [i for i, state in enumerate(self.runs) if state.config]
+
+    def fields(self) -> list[str]:
+        if self._fields is None:
+            self._fields = differences([self.runs[i].config for i in self.started])
+        return self._fields
+
+    def groups(self) -> list[Group]:
+        """Runs that differ only in seed, in the order of their first run."""
+        if self._groups is None:
+            fields = self.fields()
+            groups: dict[str, Group] = {}
+            for i in self.started:
+                label = label_of(self.runs[i].config, fields)
+                group = groups.setdefault(label, Group(label, []))
+                group.runs.append(i)
+                group.seeds.append(self.runs[i].config.get("seed"))
+            self._groups = list(groups.values())
+        return self._groups
+
+    def run_label(self, run: int) -> str:
+        """A run by what sets it apart: 'noise 0.8 · seed 1'; its directory when nothing does."""
+        if run not in self._labels:
+            self._labels[run] = self._run_label(run)
+        return self._labels[run]
+
+    def _run_label(self, run: int) -> str:
+        state = self.runs[run]
+        if not state.config:
+            return self.names[run]
+        label = label_of(state.config, self.fields())
+        seeds = {self.runs[i].config.get("seed") for i in self.started}
+        if len(seeds) > 1 or not label:
+            label = " · ".join(p for p in (label, f"seed {state.config.get('seed')}") if p)
+        if sum(1 for i in self.started if self.run_label_key(i) == self.run_label_key(run)) > 1:
+            label += f" ({self.names[run]})"
+        return label
+
+    def run_label_key(self, run: int) -> tuple[str, Any]:
+        return label_of(self.runs[run].config, self.fields()), self.runs[run].config.get("seed")
+
+    def loss_labels(self) -> list[str]:
+        """Every loss of any run, in the order they first appear."""
+        seen: dict[str, None] = {}
+        for state in self.runs:
+            seen.update(dict.fromkeys(state.losses))
+        return list(seen)
+
+    def symmetric(self, label: str) -> bool:
+        return any(s.losses[label].info.symmetric for s in self.runs if label in s.losses)
+
+
+# -- the leaderboard --------------------------------------------------------------------------
+
+
+@dataclass
+class BoardRow:
+    run: int
+    run_label: str
+    loss: str
+    symmetric: bool
+    best_test_acc: float | None
+    best_epoch: int | None
+    final_test_acc: float | None
+    memorized: float | None
+    recovered: float | None
+    clean_acc: float | None
+
+
+#: The leaderboard's columns: (key of BoardRow, heading).
+BOARD_COLUMNS = (("run_label", "run"), ("loss", "loss"), ("best_test_acc", "best test acc (epoch)"),
+                 ("final_test_acc", "final test acc"), ("memorized", "memorized"),
+                 ("recovered", "recovered"), ("clean_acc", "clean acc"))
+
+
+def leaderboard(comparison: Comparison) -> list[BoardRow]:
+    """One row per run × loss: best test accuracy (and when), then the last epoch's values."""
+    rows = []
+    for run in comparison.started:
+        for label, loss in comparison.runs[run].losses.items():
+            best = loss.best.get("test_acc")
+            rows.append(BoardRow(run, comparison.run_label(run), label, loss.info.symmetric,
+                                 best[0] if best else None, best[1] if best else None,
+                                 loss.latest.get("test_acc"), loss.latest.get("memorized"),
+                                 loss.latest.get("recovered"), loss.latest.get("clean_acc")))
+    return rows
+
+
+def sort_rows(rows: list[BoardRow], column: str, descending: bool) -> list[BoardRow]:
+    """Sorted by a column; rows without a value last either way."""
+    present = [r for r in rows if getattr(r, column) is not None]
+    missing = [r for r in rows if getattr(r, column) is None]
+    return sorted(present, key=lambda r: getattr(r, column), reverse=descending) + missing
+
+
+def cell(row: BoardRow, column: str) -> str:
+    if column == "best_test_acc":
+        value = format_value("test_acc", row.best_test_acc)
+        return f"{value} ({row.best_epoch})" if row.best_epoch is not None else value
+    if column == "loss":
+        return row.loss + (" (sym.)" if row.symmetric else "")
+    if column == "run_label":
+        return row.run_label
+    metric = "test_acc" if column == "final_test_acc" else column
+    return format_value(metric, getattr(row, column))
+
+
+def board_markdown(rows: list[BoardRow]) -> str:
+    """The leaderboard as a Markdown table, as it would go into a paper's notes."""
+    heads = [head for _key, head in BOARD_COLUMNS]
+    lines = ["| " + " | ".join(heads) + " |",
+             "|" + "|".join("---" if i < 2 else "---:" for i in range(len(heads))) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(cell(row, key).replace("|", "\\|")
+                                       for key, _head in BOARD_COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
