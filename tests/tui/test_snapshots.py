@@ -106,7 +106,7 @@ def test_sweep_board(snap_compare, tmp_path, monkeypatch):
     assert snap_compare(app, terminal_size=(100, 14), run_before=loaded)
 
 
-# -- several runs, the leaderboard, log scale and cursor (issue 14) -----------------------------
+# -- several runs, the leaderboard, log scale and cursor -----------------------------------
 
 
 class QuietSource:
