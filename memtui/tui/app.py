@@ -203,7 +203,12 @@ class MemtuiApp(App[str]):
             self.stopping = True
             assert self.source is not None
             self.source.request_stop()
-            self.notify("stopping after the current batch…", title="quit")
+            self.notify("stopping after the current batch… (again: leave now)", title="quit")
+        else:
+            # A second ctrl+c or q leaves the view at once; training still stops after its
+            # current batch and writes its summary before memtui exits (run_live waits for it).
+            self.exit("stopped")
+            return
         self.flush()
 
     def action_toggle_pause(self) -> None:
@@ -255,7 +260,26 @@ def run_live(source: LiveSource) -> str:
 
 
 def run_watch(path: Path) -> int:
-    """Open the view on a run directory; 0 on leaving. A bad directory raises RunDirError
+    """Open the view on a run directory; 0 on leaving. A bad directory, or a terminal that
+    cannot show the view (stdout not a terminal, TERM unset or dumb), raises a MemtuiError
     before anything is drawn."""
-    MemtuiApp(RunDirSource(Path(path))).run()
+    source = RunDirSource(Path(path))
+    check_terminal()
+    MemtuiApp(source).run()
     return 0
+
+
+def check_terminal() -> None:
+    """MemtuiError when stdout is not a terminal the view can draw on."""
+    import os
+    import sys
+
+    from memtui.errors import MemtuiError
+
+    if sys.stdout is None or not sys.stdout.isatty():
+        raise MemtuiError("watch needs a terminal, and stdout is not one; for a summary of the "
+                          "run use `memtui report RUN_DIR`")
+    term = os.environ.get("TERM", "")
+    if term in ("", "dumb", "unknown"):
+        raise MemtuiError(f"watch needs a terminal that can draw (TERM is {term or 'unset'}); "
+                          "set TERM (e.g. TERM=xterm-256color) or use `memtui report RUN_DIR`")
