@@ -162,9 +162,11 @@ class Engine:
         self._saved_at = time.monotonic()
 
     def _checkpoint_due(self, epoch: int) -> bool:
-        """Every ``checkpoint_every`` epochs, and at the first boundary ``checkpoint_seconds``
-        after the last checkpoint: a kill loses at most about that much training."""
-        return (epoch % self.config.checkpoint_every == 0
+        """At the first epoch boundary (so a run killed after its first epoch resumes), every
+        ``checkpoint_every`` epochs, and at the first boundary ``checkpoint_seconds`` after the
+        last checkpoint: a kill loses at most about that much training."""
+        return (self._saved_epoch < 0
+                or epoch % self.config.checkpoint_every == 0
                 or time.monotonic() - self._saved_at >= self.config.checkpoint_seconds)
 
     # -- the run ---------------------------------------------------------------------------------

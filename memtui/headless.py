@@ -155,7 +155,8 @@ def print_summary(console: Console, state: RunState, run_dir: Path | None = None
     if message and status != "completed":
         console.print(message, style=STATUS_STYLE.get(status, ""), markup=False, highlight=False)
     if run_dir is not None:
-        console.print(f"run directory: {run_dir}", markup=False, highlight=False)
+        # whole lines, however narrow the terminal: a path and a command to copy
+        console.print(f"run directory: {run_dir}", markup=False, highlight=False, soft_wrap=True)
         if status == "stopped":
             console.print(f"resume it with: memtui run --resume {shlex.quote(str(run_dir))}",
-                          markup=False, highlight=False)
+                          markup=False, highlight=False, soft_wrap=True)
