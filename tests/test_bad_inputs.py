@@ -529,7 +529,8 @@ def test_the_catalogue_in_docs_is_this_table(tmp_path_factory, finished_run, cap
 KEYS = ["name", "description", "data", "dataset", "subset", "corruption", "labels", "noise",
         "inputs", "model", "arch", "width", "depth", "losses", "params", "alpha", "label", "optimizer",
         "lr", "momentum", "schedule", "kind", "milestones", "epochs", "batch_size", "seed", "device",
-        "precision", "out", "eval_every", "backend", "random", "mlp", "ce", "rll", "cuda"]
+        "precision", "out", "eval_every", "backend", "random", "mlp", "ce", "rll", "cuda",
+        "threads", "checkpoint_seconds", "checkpoint_every", "test_subset", "eval_batch_size"]
 scalars = (st.integers(-10**12, 10**12) | st.floats(allow_nan=True, allow_infinity=True)
            | st.booleans() | st.sampled_from(KEYS) | st.text(max_size=8))
 documents = st.recursive(
