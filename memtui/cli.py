@@ -106,6 +106,9 @@ def train(prepared, use_ui: bool) -> str:
         from memtui.tui.sources import LiveSource
 
         status = run_live(LiveSource(prepared))
+        # the engine has ended (run_live waits for it), even if the view left first
+        state = prepared.writer.state
+        status = state.status if state.finished else status
         _print_summary(prepared)  # the view is gone: leave its results in the terminal
     else:
         from memtui.control import stop_on_signals

@@ -252,6 +252,10 @@ class Engine:
             except RunWriteError as exc:  # a full disk must not also lose the summary
                 self.write_error = str(exc)
                 finished = RunFinished("failed", finished.epochs_completed, str(exc))
+            except Exception as exc:
+                finished = RunFinished("failed", finished.epochs_completed,
+                                       f"checkpoint could not be written: {exc}",
+                                       error=traceback.format_exc())
         self._finish(finished)
         if interrupt is not None:
             raise interrupt
