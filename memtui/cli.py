@@ -53,6 +53,7 @@ def run(
     data_dir: Annotated[Optional[Path], _override("data_dir")] = None,
     subset: Annotated[Optional[int], _override("subset")] = None,
     out: Annotated[Optional[Path], _override("out")] = None,
+    threads: Annotated[Optional[int], _override("threads")] = None,
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue the run in this directory from its last checkpoint, with its own config. "
         f"Only {allowed_with_resume()} may be given with it.")] = None,
@@ -67,8 +68,9 @@ def run(
     from memtui.config import apply_overrides, load_preset
 
     given = {"epochs": epochs, "losses": losses, "noise": noise, "seed": seed, "device": device,
-             "data_dir": data_dir, "subset": subset, "out": out}
-    use_ui = not no_ui and sys.stdout.isatty()
+             "data_dir": data_dir, "subset": subset, "out": out, "threads": threads}
+    # stdout may be closed (`memtui run >&-`): then there is no terminal to draw on
+    use_ui = not no_ui and sys.stdout is not None and sys.stdout.isatty()
     if resume is not None:
         refused = (["--preset"] if preset is not None else []) + refused_with_resume(given)
         if refused:
@@ -80,25 +82,60 @@ def run(
     else:
         config = apply_overrides(load_preset(preset or DEFAULT_PRESET), to_fields(given))
         prepared = session.start_run(config)
+    if prepared.notice:
+        _say(f"memtui: {prepared.notice}")
     raise typer.Exit(EXIT_STATUS[train(prepared, use_ui=use_ui)])
 
 
+def _say(line: str) -> None:
+    """A line on stderr; nothing when stderr is closed or a closed pipe."""
+    try:
+        print(line, file=sys.stderr or sys.stdout, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def train(prepared, use_ui: bool) -> str:
-    """Run a prepared memtui.session.Run under the live view or headless; its final status."""
+    """Run a prepared memtui.session.Run under the live view or headless; its final status.
+    A run directory that stopped taking writes (a full disk) ends in RunWriteError: one line,
+    after the summary was written where it could be."""
+    from memtui.errors import RunWriteError
+
     if use_ui:
         from memtui.tui.app import run_live
         from memtui.tui.sources import LiveSource
 
-        return run_live(LiveSource(prepared))
-    from memtui.control import stop_on_signals
-    from memtui.headless import HeadlessReporter
+        status = run_live(LiveSource(prepared))
+        # the engine has ended (run_live waits for it), even if the view left first
+        state = prepared.writer.state
+        status = state.status if state.finished else status
+        _print_summary(prepared)  # the view is gone: leave its results in the terminal
+    else:
+        from memtui.control import stop_on_signals
+        from memtui.headless import HeadlessReporter
 
-    prepared.add_sink(HeadlessReporter(state=prepared.writer.state))
-    with stop_on_signals(prepared.control):
-        finished = prepared.execute()
-    if finished.status == "failed" and finished.error:
-        print(finished.error, file=sys.stderr)
-    return finished.status
+        prepared.add_sink(HeadlessReporter(state=prepared.writer.state,
+                                           resume_hint=prepared.run_dir))
+        with stop_on_signals(prepared.control):
+            finished = prepared.execute()
+        status = finished.status
+        if finished.status == "failed" and finished.error and not prepared.write_error:
+            _say(finished.error)
+    if prepared.write_error:
+        raise RunWriteError(prepared.write_error)
+    return status
+
+
+def _print_summary(prepared) -> None:
+    """The headless reporter's final table, from the run's read model, and where the run is."""
+    from rich.console import Console
+
+    from memtui.headless import print_summary
+
+    try:
+        print_summary(Console(stderr=True), prepared.writer.state, prepared.run_dir)
+    except Exception:  # noqa: BLE001 - a closed terminal must not turn a run into a failure
+        pass
 
 
 @app.command()
@@ -244,9 +281,32 @@ def main() -> None:
     except typer.Abort:
         status = 130
     except MemtuiError as exc:
-        print(f"memtui: error: {exc}", file=sys.stderr)
+        _say(f"memtui: error: {exc}")
         status = 2
+    except BrokenPipeError:
+        status = 1  # the reader went away (`| head`); the run's files are written regardless
+    _quiet_closed_streams()
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def _quiet_closed_streams() -> None:
+    """Flush stdout and stderr now; if either is a closed pipe, point it at /dev/null so that
+    Python's own flush at exit does not print 'Exception ignored ... BrokenPipeError'."""
+    import os
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
 
 
 if __name__ == "__main__":

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    NonNegativeFloat,
-    PositiveFloat,
-    PositiveInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -31,6 +28,12 @@ from memtui.models import ARCHITECTURES
 from memtui.overrides import FLAG_OF_FIELD
 from memtui.presets import DEFAULT_PRESET, read_preset_document
 
+#: Bounds of sizes, epochs and seeds: far beyond any run that could train, small enough that no
+#: value inside them overflows what consumes it (torch's seed, a tensor's size).
+MAX_SIZE = 10**8
+MAX_EPOCHS = 10**6
+MAX_SEED = 2**32 - 1
+
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -43,10 +46,12 @@ class DataConfig(Strict):
     data_dir: Path | None = Field(
         None, description="folder with the data set in torchvision's layout; read offline"
     )
-    subset: PositiveInt | None = Field(
-        None, description="train on this many training images (a fixed random subset)"
+    subset: int | None = Field(
+        None, le=MAX_SIZE,
+        description="train on this many training images (a fixed random subset; a batch needs 2)"
     )
-    test_subset: PositiveInt | None = Field(None, description="evaluate on this many test images")
+    test_subset: int | None = Field(None, ge=1, le=MAX_SIZE,
+                                    description="evaluate on this many test images")
     holdout: float = Field(
         0.0, ge=0.0, lt=1.0,
         description="fraction of the training set held out (never trained on), a fixed split "
@@ -63,6 +68,14 @@ class DataConfig(Strict):
             )
         return value
 
+    @field_validator("subset")
+    @classmethod
+    def _subset_forms_a_batch(cls, value: int | None) -> int | None:
+        if value is not None and value < 2:
+            raise ValueError(f"{value} image(s) cannot form a training batch (BatchNorm needs at "
+                             "least 2); give 2 or more")
+        return value
+
 
 class CorruptionConfig(Strict):
     labels: LabelMode = Field("random", description="how training labels are corrupted")
@@ -72,8 +85,8 @@ class CorruptionConfig(Strict):
 
 class ModelConfig(Strict):
     arch: str = Field("mlp", description="mlp, cnn8, resnet32 or inception-small")
-    width: PositiveInt = Field(512, description="hidden units per MLP layer")
-    depth: PositiveInt = Field(1, description="hidden layers of the MLP")
+    width: int = Field(512, ge=1, le=65536, description="hidden units per MLP layer")
+    depth: int = Field(1, ge=1, le=256, description="hidden layers of the MLP")
     batchnorm: bool = Field(
         True, description="BatchNorm layers in the network (every architecture); false removes them")
 
@@ -128,17 +141,18 @@ class LossSpec(Strict):
 
 class OptimizerConfig(Strict):
     name: Literal["sgd", "adam"] = "sgd"
-    lr: PositiveFloat = 0.01
+    lr: float = Field(0.01, gt=0.0, le=1e3, allow_inf_nan=False)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
-    weight_decay: NonNegativeFloat = 0.0
+    weight_decay: float = Field(0.0, ge=0.0, le=1e3, allow_inf_nan=False)
 
 
 class ScheduleConfig(Strict):
     kind: Literal["constant", "multistep", "cosine"] = "constant"
-    milestones: list[PositiveInt] = Field(
-        default_factory=list, description="epochs at which multistep multiplies lr by gamma"
+    milestones: list[Annotated[int, Field(ge=1, le=MAX_EPOCHS)]] = Field(
+        default_factory=list, max_length=1000,
+        description="epochs at which multistep multiplies lr by gamma"
     )
-    gamma: PositiveFloat = 0.1
+    gamma: float = Field(0.1, gt=0.0, le=1e3, allow_inf_nan=False)
 
 
 class ExperimentConfig(Strict):
@@ -152,18 +166,28 @@ class ExperimentConfig(Strict):
     )
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-    epochs: PositiveInt = 10
-    batch_size: PositiveInt = 128
-    eval_batch_size: PositiveInt = Field(2048, description="batch size of the per-epoch evaluation")
-    eval_every: PositiveInt = Field(1, description="evaluate every N epochs (and the last)")
-    seed: int = 0
+    epochs: int = Field(10, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(128, ge=2, le=MAX_SIZE,
+                            description="training batch size (BatchNorm needs at least 2)")
+    eval_batch_size: int = Field(2048, ge=1, le=MAX_SIZE,
+                                 description="batch size of the per-epoch evaluation")
+    eval_every: int = Field(1, ge=1, le=MAX_EPOCHS, description="evaluate every N epochs (and the last)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed for corruption, init and batch order")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="bf16 autocasts forward passes on CUDA; weights stay fp32"
     )
     out: Path | None = Field(None, description="run directory; default runs/<timestamp>-<name>")
-    checkpoint_every: PositiveInt = Field(
-        10, description="write a resumable checkpoint every N epochs (and at the end)")
+    checkpoint_every: int = Field(
+        10, ge=1, le=MAX_EPOCHS,
+        description="write a resumable checkpoint every N epochs (and at the end)")
+    checkpoint_seconds: float = Field(
+        60.0, ge=0.0, le=86400.0, allow_inf_nan=False,
+        description="also write one at the first epoch boundary this many seconds after the last; "
+        "0: every epoch")
+    threads: int | None = Field(
+        None, ge=1, le=1024,
+        description="CPU threads for training; default 1 (fastest on a shared machine, measured)")
     backend: Literal["auto", "separate", "fused"] = Field(
         "auto", description="separate models per loss, or all stacked into one fused computation; "
         "auto picks the faster for the device")
@@ -195,6 +219,52 @@ class ExperimentConfig(Strict):
 # ---------------------------------------------------------------------------------------------
 # Errors: pydantic's report -> one line naming the field and what would be valid.
 
+def _model_at(loc: tuple) -> type[BaseModel]:
+    """The model class that holds the field at ``loc`` (list indices skipped)."""
+    model: type[BaseModel] = ExperimentConfig
+    for part in loc:
+        if isinstance(part, int) or str(part) not in model.model_fields:
+            continue
+        annotation = model.model_fields[str(part)].annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        model = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), model)
+    return model
+
+
+def _range_of(loc: tuple) -> str:
+    """'0 to 4294967295' for a field with bounds, '' when it cannot be told."""
+    names = [str(p) for p in loc if not isinstance(p, int)]
+    if not names:
+        return ""
+    field = _model_at(tuple(names[:-1])).model_fields.get(names[-1])
+    if field is None:
+        return ""
+    low = high = None
+    low_open = high_open = False
+    for item in field.metadata:
+        for attr, is_low, is_open in (("ge", True, False), ("gt", True, True),
+                                      ("le", False, False), ("lt", False, True)):
+            value = getattr(item, attr, None)
+            if value is None:
+                continue
+            if is_low:
+                low, low_open = value, is_open
+            else:
+                high, high_open = value, is_open
+    def text(value: Any) -> str:
+        return str(value) if isinstance(value, int) else f"{value:g}"
+
+    if low is None and high is None:
+        return ""
+    if high is None:
+        return f"{'>' if low_open else '>='} {text(low)}"
+    if low is None:
+        return f"{'<' if high_open else '<='} {text(high)}"
+    left = text(low) + (" (exclusive)" if low_open else "")
+    right = text(high) + (" (exclusive)" if high_open else "")
+    return f"{left} to {right}"
+
+
 def _describe(err: ValidationError, field_names: dict[str, str] | None = None) -> str:
     first = err.errors(include_url=False)[0]
     loc = ".".join(str(part) for part in first["loc"])
@@ -205,20 +275,17 @@ def _describe(err: ValidationError, field_names: dict[str, str] | None = None) -
 
     kind = first["type"]
     if kind == "extra_forbidden":
-        parent_loc = first["loc"][:-1]
-        model: type[BaseModel] = ExperimentConfig
-        for part in parent_loc:
-            if isinstance(part, int):
-                continue
-            annotation = model.model_fields[str(part)].annotation
-            inner = getattr(annotation, "__args__", (annotation,))
-            model = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), model)
+        model = _model_at(first["loc"][:-1])
         key = str(first["loc"][-1])
         valid = list(model.model_fields)
         return f"{shown}: unknown key{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}"
     message = first["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bounds = _range_of(first["loc"])
+        if bounds:
+            message = f"{first.get('input')!r} is out of range; valid: {bounds}"
     if kind.startswith("literal_error"):
         given = first.get("input")
         expected = first.get("ctx", {}).get("expected", "")

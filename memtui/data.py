@@ -155,22 +155,64 @@ def _offline_hint(name: str, root: Path, layout: str) -> str:
     )
 
 
-def _load_mnist_like(name: str, data_dir: Path | None) -> DataSplit:
-    from torchvision import datasets
+IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
-    cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
+
+def _load_mnist_like(name: str, data_dir: Path | None) -> DataSplit:
     folder = "MNIST" if name == "mnist" else "FashionMNIST"
     layout = f"{folder}/raw/ with train-images-idx3-ubyte and the other three IDX files"
-    root = data_dir or _default_root()
-    download = data_dir is None
+    root = Path(data_dir or _default_root())
+    raw = root / folder / "raw"
+    files = [raw / f for pair in IDX_FILES.values() for f in pair]
+    if not all(f.is_file() for f in files):
+        if data_dir is not None:
+            raise DataError(_offline_hint(name, root, layout))
+        from torchvision import datasets
+
+        cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
+        try:
+            cls(str(root), train=True, download=True)
+            cls(str(root), train=False, download=True)
+        except Exception as exc:  # RuntimeError offline, URLError on failed downloads
+            raise DataError(_offline_hint(name, root, layout)
+                            + f" (download failed: {type(exc).__name__})") from None
+    parts = {}
+    for split, (images_file, labels_file) in IDX_FILES.items():
+        images = read_idx(raw / images_file, ndim=3)
+        labels = read_idx(raw / labels_file, ndim=1)
+        if images.shape[1:] != (28, 28):
+            raise DataError(f"{raw / images_file} is damaged: images of {images.shape[1]}x"
+                            f"{images.shape[2]} pixels, expected 28x28")
+        if len(labels) != len(images):
+            raise DataError(f"{raw / labels_file} is damaged: {len(labels):,} labels for "
+                            f"{len(images):,} images in {images_file}")
+        if len(labels) and int(labels.max()) >= len(DATASETS[name].classes):
+            raise DataError(f"{raw / labels_file} is damaged: label {int(labels.max())} is not one "
+                            f"of the {len(DATASETS[name].classes)} classes")
+        if not len(labels):
+            raise DataError(f"{raw / labels_file} is damaged: it holds no labels")
+        parts[split] = (torch.from_numpy(images.copy())[:, None].contiguous(),
+                        torch.from_numpy(labels.astype(np.int64)))
+    return DataSplit(name, parts["train"][0], parts["train"][1], parts["test"][0], parts["test"][1])
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An uncompressed IDX file of unsigned bytes (the MNIST format), checked against its own
+    header: magic number, dimensions and size. DataError "damaged" for anything else."""
     try:
-        train = cls(str(root), train=True, download=download)
-        test = cls(str(root), train=False, download=download)
-    except Exception as exc:  # torchvision raises RuntimeError offline and URLError on failed downloads
-        reason = "" if data_dir else f" (download failed: {type(exc).__name__})"
-        raise DataError(_offline_hint(name, Path(root), layout) + reason) from None
-    return DataSplit(name, train.data[:, None].contiguous(), train.targets.long(),
-                     test.data[:, None].contiguous(), test.targets.long())
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    header = 4 + 4 * ndim
+    if len(blob) < header or blob[:4] != bytes([0, 0, 0x08, ndim]):
+        raise DataError(f"{path} is damaged: not an IDX file of {ndim}-dimensional unsigned bytes")
+    dims = tuple(int.from_bytes(blob[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(dims, dtype=np.int64))
+    if len(blob) != expected:
+        raise DataError(f"{path} is damaged: {len(blob):,} bytes, its header says {expected:,} "
+                        "(a truncated download?)")
+    return np.frombuffer(blob, dtype=np.uint8, offset=header).reshape(dims)
 
 
 CIFAR_LAYOUT = ("cifar-10-batches-py/, or an ImageFolder tree train/<class>/*.jpg and "
@@ -197,8 +239,14 @@ def _load_cifar10_pickles(root: Path, download: bool) -> DataSplit:
         train = datasets.CIFAR10(str(root), train=True, download=download)
         test = datasets.CIFAR10(str(root), train=False, download=download)
     except Exception as exc:
+        if (root / "cifar-10-batches-py").is_dir() and not download:
+            raise DataError(f"{root / 'cifar-10-batches-py'} is damaged: its files fail their "
+                            f"checksums or cannot be unpickled ({type(exc).__name__})") from None
         reason = f" (download failed: {type(exc).__name__})" if download else ""
         raise DataError(_offline_hint("cifar10", root, CIFAR_LAYOUT) + reason) from None
+    if len(train.data) != len(train.targets) or len(test.data) != len(test.targets):
+        raise DataError(f"{root / 'cifar-10-batches-py'} is damaged: images and labels differ "
+                        "in number")
 
     def nchw(array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
@@ -236,8 +284,11 @@ def _unzip_once(archive: Path) -> Path:
     target = cache_dir() / f"cifar10-jpeg-{_cache_key(archive)}"
     if not (target / ".complete").exists():
         target.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(target)
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(target)
+        except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+            raise DataError(f"{archive} is damaged: not a readable zip archive ({exc})") from None
         (target / ".complete").touch()
     for candidate in [target, *sorted(p for p in target.iterdir() if p.is_dir())]:
         if (candidate / "train").is_dir():
@@ -250,7 +301,10 @@ def _read_cifar10_folders(root: Path) -> DataSplit:
     from torchvision.io import ImageReadMode, decode_image, read_file
 
     def read(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        folder = ImageFolder(str(root / split))
+        try:
+            folder = ImageFolder(str(root / split))
+        except (FileNotFoundError, OSError) as exc:
+            raise DataError(f"{root / split} is damaged: {exc}") from None
         if tuple(folder.classes) != DATASETS["cifar10"].classes:
             raise DataError(
                 f"{root / split} has classes {', '.join(folder.classes)}; expected the CIFAR-10 "
@@ -258,7 +312,14 @@ def _read_cifar10_folders(root: Path) -> DataSplit:
             )
         images = torch.empty((len(folder.samples), 3, 32, 32), dtype=torch.uint8)
         for i, (path, _) in enumerate(folder.samples):
-            images[i] = decode_image(read_file(path), mode=ImageReadMode.RGB)
+            try:
+                image = decode_image(read_file(path), mode=ImageReadMode.RGB)
+            except RuntimeError:
+                raise DataError(f"{path} is damaged: it cannot be decoded as an image") from None
+            if tuple(image.shape) != (3, 32, 32):
+                raise DataError(f"{path} is damaged: {image.shape[2]}x{image.shape[1]} pixels, "
+                                "CIFAR-10 images are 32x32")
+            images[i] = image
         return images, torch.tensor(folder.targets)
 
     # torchvision 0.29 deprecates its JPEG decoder in favour of TorchCodec; it still decodes

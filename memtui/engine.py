@@ -25,7 +25,7 @@ from memtui.checkpoint import Checkpoint
 from memtui.config import ExperimentConfig
 from memtui.control import RunControl
 from memtui.device import enable_fast_paths, resolve_device, synchronize
-from memtui.errors import RunDirError
+from memtui.errors import RunDirError, RunWriteError
 from memtui.evaluation import evaluate
 from memtui.events import (
     EpochEnded,
@@ -83,6 +83,9 @@ class Engine:
         # resumed run repeats no half-trained epoch.
         self._boundary: Checkpoint | None = None
         self._saved_epoch = -1
+        self._saved_at = time.monotonic()
+        #: One line when the run directory stopped taking writes (a full disk); None otherwise.
+        self.write_error: str | None = None
         self.device: torch.device | None = None
         self.data: PreparedData | None = None
         self.bank: ModelBank | None = None
@@ -144,13 +147,27 @@ class Engine:
         )
 
     def _save_checkpoint(self) -> None:
-        """Write the last epoch boundary's state, unless it is on disk already."""
+        """Write the last epoch boundary's state, unless it is on disk already. A failed write
+        (a full disk) leaves no partial file and raises RunWriteError."""
         if self.run_dir is None or self._boundary is None:
             return
         if self._boundary.epochs_completed == self._saved_epoch:
             return
-        self._boundary.save(self.run_dir)
+        try:
+            self._boundary.save(self.run_dir)
+        except OSError as exc:
+            raise RunWriteError(f"cannot write {self.run_dir / 'checkpoint.pt'} "
+                                f"({exc.strerror or exc})") from exc
         self._saved_epoch = self._boundary.epochs_completed
+        self._saved_at = time.monotonic()
+
+    def _checkpoint_due(self, epoch: int) -> bool:
+        """At the first epoch boundary (so a run killed after its first epoch resumes), every
+        ``checkpoint_every`` epochs, and at the first boundary ``checkpoint_seconds`` after the
+        last checkpoint: a kill loses at most about that much training."""
+        return (self._saved_epoch < 0
+                or epoch % self.config.checkpoint_every == 0
+                or time.monotonic() - self._saved_at >= self.config.checkpoint_seconds)
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -158,17 +175,37 @@ class Engine:
         for sink in list(self.sinks):
             try:
                 sink.handle(event)
-            except Exception:
+            except KeyboardInterrupt:
+                raise  # a second ctrl+c while a display draws: the run's own, handled in run()
+            except BaseException as exc:
                 if sink.critical:
+                    if isinstance(exc, OSError):  # the run log could not be written
+                        raise RunWriteError(f"cannot write the run log in {self.run_dir} "
+                                            f"({exc.strerror or exc})") from exc
                     raise
-                # A display that broke (stderr gone with a closed SSH session) must not end the
-                # training it displays; the run log goes on.
+                # A display that broke must not end the training it displays; the run log goes
+                # on. That covers SystemExit too: Rich raises it when its stream is a closed pipe
+                # (`memtui run --no-ui 2>&1 | head`).
                 self.sinks.remove(sink)
+
+    def _finish(self, finished: RunFinished) -> None:
+        """Give every sink the run's end, even if one fails: a full disk must not also keep the
+        displays from showing it, and nothing raised here may lose what was written."""
+        for sink in list(self.sinks):
+            try:
+                sink.handle(finished)
+            except BaseException as exc:  # noqa: BLE001 - the run is over; record, never raise
+                if sink.critical and self.write_error is None:
+                    reason = exc.strerror if isinstance(exc, OSError) else None
+                    self.write_error = (f"cannot write the summary in {self.run_dir} "
+                                        f"({reason or type(exc).__name__})")
 
     def run(self) -> RunFinished:
         """Train to the end or to a stop request; always ends with a RunFinished event."""
         if self.threads is not None:
             torch.set_num_threads(self.threads)
+        interrupt: BaseException | None = None
+        self._saved_at = time.monotonic()
         try:
             self.prepare()
             assert self.data is not None and self.device is not None
@@ -193,22 +230,35 @@ class Engine:
                     break  # stopped during the evaluation
                 if self.run_dir is not None:
                     self._boundary = self._snapshot()
-                    if epoch % self.config.checkpoint_every == 0:
+                    if self._checkpoint_due(epoch):
                         self._save_checkpoint()
             finished = self._outcome()
         except KeyboardInterrupt:
             finished = RunFinished("stopped", self.epochs_completed, "interrupted")
+        except RunWriteError as exc:  # a full disk: one line, no traceback to write anywhere
+            self.write_error = str(exc)
+            finished = RunFinished("failed", self.epochs_completed, str(exc))
         except Exception as exc:  # reported through the event, so the run log still gets a summary
             finished = RunFinished("failed", self.epochs_completed, f"{type(exc).__name__}: {exc}",
                                    error=traceback.format_exc())
+        except BaseException as exc:  # SystemExit and the like: write the summary, then go on
+            interrupt = exc
+            finished = RunFinished("stopped", self.epochs_completed,
+                                   f"interrupted ({type(exc).__name__})")
         self.control.finishing = True
-        try:
-            self._save_checkpoint()
-        except Exception as exc:  # a full disk must not also lose the summary
-            finished = RunFinished("failed", finished.epochs_completed,
-                                   f"checkpoint could not be written: {exc}",
-                                   error=traceback.format_exc())
-        self.emit(finished)
+        if self.write_error is None:
+            try:
+                self._save_checkpoint()
+            except RunWriteError as exc:  # a full disk must not also lose the summary
+                self.write_error = str(exc)
+                finished = RunFinished("failed", finished.epochs_completed, str(exc))
+            except Exception as exc:
+                finished = RunFinished("failed", finished.epochs_completed,
+                                       f"checkpoint could not be written: {exc}",
+                                       error=traceback.format_exc())
+        self._finish(finished)
+        if interrupt is not None:
+            raise interrupt
         return finished
 
     def _outcome(self) -> RunFinished:

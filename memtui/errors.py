@@ -25,6 +25,10 @@ class RunDirError(MemtuiError):
     """A run directory that cannot be written or read."""
 
 
+class RunWriteError(RunDirError):
+    """The run directory stopped taking writes mid-run (a full disk, a read-only remount)."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.5)

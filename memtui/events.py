@@ -77,7 +77,17 @@ class RunFinished:
     error: str | None = None  # a traceback when status is "failed"
 
 
-Event = RunStarted | EpochProgress | EpochMetrics | EpochEnded | LossDiverged | RunFinished
+@dataclass(frozen=True)
+class RunHealth:
+    """What a reader of a run directory can tell about its writer (``memtui watch``): "running",
+    "not updated for 45 s", "process gone (pid N)" or "finished". Never from the engine."""
+
+    state: str  # running, stale, gone, finished
+    text: str
+
+
+Event = (RunStarted | EpochProgress | EpochMetrics | EpochEnded | LossDiverged | RunFinished
+         | RunHealth)
 
 
 class Sink(Protocol):

@@ -3,6 +3,9 @@ summary table, all on stderr so stdout stays free for scripts."""
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -47,10 +50,12 @@ class HeadlessReporter:
 
     critical = False  # a closed stderr must not stop training
 
-    def __init__(self, console: Console | None = None, state: RunState | None = None) -> None:
+    def __init__(self, console: Console | None = None, state: RunState | None = None,
+                 resume_hint: Path | None = None) -> None:
         """``state``: a read model kept up to date upstream (the run log's, which a resumed run
         fills with its earlier epochs, so the final table counts them); by default the reporter
-        keeps its own."""
+        keeps its own. ``resume_hint``: the run directory, to print the command that resumes
+        a stopped run."""
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
@@ -65,6 +70,7 @@ class HeadlessReporter:
         self._applies = state is None
         self.state = state if state is not None else RunState()
         self.width = 8
+        self.resume_hint = resume_hint
 
     def handle(self, event: Event) -> None:
         if self._applies:
@@ -112,30 +118,55 @@ class HeadlessReporter:
         self.console.print(line, highlight=False)
 
     def _colour(self, label: str) -> str:
-        """The loss's colour in the view and in `report --plot` (memtui.palette)."""
-        index = list(self.state.losses).index(label) if label in self.state.losses else 0
-        return rich_colour(loss_colour(index))
+        return colour_of(self.state, label)
 
     def _finished(self, event: RunFinished) -> None:
         self.progress.stop()
-        table = Table(title=f"memtui: run {event.status} after {event.epochs_completed} epoch(s)",
-                      title_style=STATUS_STYLE.get(event.status, ""), box=box.SIMPLE_HEAD,
-                      show_edge=False, pad_edge=False, padding=(0, 1))
-        table.add_column("loss")
-        table.add_column("sym")
-        for name in SUMMARY_COLUMNS:
-            table.add_column(_stacked(METRICS[name].title), justify="right", no_wrap=True)
-        table.add_column("best test\n(epoch)", justify="right", no_wrap=True)
-        for label, loss in self.state.losses.items():
-            values = loss.latest
-            best = loss.best.get("test_acc")
-            best_text = f"{best[0]:.1%} ({best[1]})" if best else "—"
-            loss_cell = Text(label, style=self._colour(label))
-            if loss.diverged:
-                loss_cell.append(" (diverged)", style="red")
-            table.add_row(loss_cell, "yes" if loss.info.symmetric else "no",
-                          *(format_value(m, values.get(m)) for m in SUMMARY_COLUMNS), best_text)
-        self.console.print(table)
-        if event.message and event.status != "completed":
-            self.console.print(event.message, style=STATUS_STYLE.get(event.status, ""), markup=False,
-                               highlight=False)
+        print_summary(self.console, self.state, self.resume_hint, event)
+
+
+def colour_of(state: RunState, label: str) -> str:
+    """The loss's colour in the view and in `report --plot` (memtui.palette)."""
+    index = list(state.losses).index(label) if label in state.losses else 0
+    return rich_colour(loss_colour(index))
+
+
+def summary_table(state: RunState, event: RunFinished | None = None) -> Table:
+    """The final table of a run: per loss its last values and best test accuracy."""
+    status = event.status if event else state.status
+    done = event.epochs_completed if event else state.epochs_done
+    table = Table(title=f"memtui: run {status} after {done} epoch(s)",
+                  title_style=STATUS_STYLE.get(status, ""), box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False, padding=(0, 1))
+    table.add_column("loss")
+    table.add_column("sym")
+    for name in SUMMARY_COLUMNS:
+        table.add_column(_stacked(METRICS[name].title), justify="right", no_wrap=True)
+    table.add_column("best test\n(epoch)", justify="right", no_wrap=True)
+    for label, loss in state.losses.items():
+        values = loss.latest
+        best = loss.best.get("test_acc")
+        best_text = f"{best[0]:.1%} ({best[1]})" if best else "—"
+        loss_cell = Text(label, style=colour_of(state, label))
+        if loss.diverged:
+            loss_cell.append(" (diverged)", style="red")
+        table.add_row(loss_cell, "yes" if loss.info.symmetric else "no",
+                      *(format_value(m, values.get(m)) for m in SUMMARY_COLUMNS), best_text)
+    return table
+
+
+def print_summary(console: Console, state: RunState, run_dir: Path | None = None,
+                  event: RunFinished | None = None) -> None:
+    """The final table, the run's message, its directory and, for a stopped run, the command
+    that resumes it. ``event``: the run's end (default: what the state recorded)."""
+    status = event.status if event else state.status
+    message = event.message if event else state.message
+    console.print(summary_table(state, event))
+    if message and status != "completed":
+        console.print(message, style=STATUS_STYLE.get(status, ""), markup=False, highlight=False)
+    if run_dir is not None:
+        # whole lines, however narrow the terminal: a path and a command to copy
+        console.print(f"run directory: {run_dir}", markup=False, highlight=False, soft_wrap=True)
+        if status == "stopped":
+            console.print(f"resume it with: memtui run --resume {shlex.quote(str(run_dir))}",
+                          markup=False, highlight=False, soft_wrap=True)

@@ -36,6 +36,9 @@ OVERRIDES: tuple[Override, ...] = (
              "Folder holding the data set in torchvision's layout (read offline).", with_resume=True),
     Override("--subset", "data.subset", "Train on a fixed random subset of this many training images."),
     Override("--out", "out", "Run directory to write (default runs/<timestamp>-<preset>)."),
+    Override("--threads", "threads",
+             "CPU threads to train with (default 1: fastest when other processes share the cores).",
+             with_resume=True),
 )
 
 BY_PARAM: dict[str, Override] = {o.param: o for o in OVERRIDES}

@@ -5,8 +5,9 @@ Everything is read back from run directories through :mod:`memtui.runlog`, so a 
 exactly what a run recorded. Numbers come from ``summary.json`` (final and best per loss), the
 curves from ``metrics.jsonl``; names, titles and formats from :mod:`memtui.metrics`.
 
-A run without ``summary.json`` is refused rather than summarised: it is still being written or
-was killed, its "final" numbers would not be final, and ``memtui watch`` is the tool for it.
+A run without ``summary.json`` (still being written, or killed) is summarised from its
+metrics.jsonl and marked as such: its status reads "running" or "unfinished: ..." with what
+its writer's health tells (memtui.runlog.health), and its "final" values are its latest.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, TextIO
 from memtui.errors import MemtuiError, RunDirError, did_you_mean
 from memtui.metrics import METRICS, format_value
 from memtui.palette import LINE_STYLE, hex_colour, loss_colour
-from memtui.runlog import SUMMARY_FILE, RunRecord, read_run
+from memtui.runlog import METRICS_FILE, SUMMARY_FILE, RunRecord, health, read_run
 from memtui.runstate import describe
 
 
@@ -77,12 +78,11 @@ class LossRow:
 
 
 def load_finished(path: Path) -> RunRecord:
-    """A run directory with its summary; RunDirError for anything that cannot be reported."""
+    """A run directory, finished or not; RunDirError for anything that cannot be reported."""
     run = read_run(path)
     if run.summary is None:
-        raise RunDirError(
-            f"{path} has no {SUMMARY_FILE}: the run is still going or was killed before it "
-            f"finished; follow it with `memtui watch {path}`")
+        run.events()  # a damaged line is refused here, before anything is printed
+        return run
     if not isinstance(run.summary.get("losses"), dict):
         raise RunDirError(f"{path / SUMMARY_FILE} has no per-loss results; is it a memtui run?")
     if not run.loss_labels:
@@ -90,10 +90,20 @@ def load_finished(path: Path) -> RunRecord:
     return run
 
 
+def status_of(run: RunRecord) -> str:
+    """The run's status; for a run without a summary, 'running' or 'unfinished: why'."""
+    if run.summary is not None:
+        status = run.summary.get("status")
+        return status if isinstance(status, str) else ""
+    alive = health(run.path)
+    return "running" if alive.state == "running" else f"unfinished: {alive.text}"
+
+
 def rows_of(run: RunRecord) -> list[LossRow]:
     """One row per loss, from the run's read model (its events replayed)."""
     cfg = run.config
     state = run.state()
+    status = status_of(run)
     rows = []
     for label, loss in state.losses.items():
         values: dict[str, float | int | None] = {
@@ -108,7 +118,7 @@ def rows_of(run: RunRecord) -> list[LossRow]:
             dataset=str(cfg.get("data", {}).get("dataset", "")),
             labels=str(cfg.get("corruption", {}).get("labels", "")),
             noise=float(cfg.get("corruption", {}).get("noise", 0.0)),
-            status=state.status,
+            status=status,
             epochs=state.epochs_done,
             loss=label,
             symmetric=loss.info.symmetric,
@@ -121,7 +131,7 @@ def rows_of(run: RunRecord) -> list[LossRow]:
 def setting_of(run: RunRecord) -> str:
     """One line naming what a run did, for table titles and figure rows."""
     state = run.state()
-    return f"{describe(state)} · {state.epochs_done} epochs {state.status}"
+    return f"{describe(state)} · {state.epochs_done} epochs {status_of(run)}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,8 +167,8 @@ def print_tables(runs: list[RunRecord], out: TextIO) -> None:
 
     console = Console(file=out)
     for run in runs:
-        status = (run.summary or {}).get("status", "")
-        table = Table(title=setting_of(run), title_style=STATUS_STYLE.get(status, ""),
+        status = status_of(run)
+        table = Table(title=setting_of(run), title_style=STATUS_STYLE.get(status, "yellow"),
                       caption=str(run.path), caption_justify="left")
         for index, header in enumerate(HEADERS):
             table.add_column(header, justify="left" if index < 2 else "right")
@@ -179,6 +189,10 @@ def markdown(runs: list[RunRecord]) -> str:
             cells = ([row.run] if several else []) + [
                 _loss_name(row), "yes" if row.symmetric else "no", *_cells(row)]
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    notes = [f"{run.path.name}: {status_of(run)}, summarised from {METRICS_FILE}"
+             for run in runs if run.summary is None]
+    if notes:
+        lines += ["", *(f"_{note}_" for note in notes)]
     return "\n".join(lines) + "\n"
 
 

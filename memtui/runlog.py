@@ -13,6 +13,10 @@ Layout of ``runs/<timestamp>-<name>/``:
 - ``summary.json``  the RunFinished event, with final and best values per loss (from
                     memtui.runstate, the one reducer of events)
 - ``checkpoint.pt`` written by the engine; ``error.log`` tracebacks of failed steps and runs
+- ``writer.json``   the process writing the run: host, pid, heartbeat (at least every epoch and
+                    every ``HEARTBEAT_S`` seconds), whether it finished; ``health`` reads it
+- ``writer.lock``   held (``flock``) by that process while it writes, so a second writer is
+                    refused; the OS releases it when the process dies, however it dies
 
 Replaying a directory is one event per line. Every file carries ``schema_version``; readers
 refuse a newer one and still read version 1 (lines without the ``event`` tag and without epoch
@@ -26,6 +30,8 @@ import json
 import math
 import os
 import re
+import socket
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -37,6 +43,7 @@ from memtui.errors import RunDirError
 from memtui.events import (
     EpochEnded,
     EpochMetrics,
+    EpochProgress,
     Event,
     LossDiverged,
     LossInfo,
@@ -50,6 +57,13 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 ERROR_LOG = "error.log"  # tracebacks of failed steps and runs; displays show one line
+WRITER_FILE = "writer.json"
+LOCK_FILE = "writer.lock"
+#: The writer's heartbeat: at every epoch end, and during an epoch at least this often.
+HEARTBEAT_S = 10.0
+#: A run whose heartbeat is older than this (and whose process cannot be checked) is shown as
+#: "not updated for N s".
+STALE_S = 30.0
 
 EPOCH_METRICS, LOSS_DIVERGED, EPOCH_ENDED = "epoch_metrics", "loss_diverged", "epoch_ended"
 
@@ -112,9 +126,20 @@ def to_record(event: Event) -> dict[str, Any] | None:
 
 def _number(record: dict[str, Any], key: str, kind: type = int) -> Any:
     value = record.get(key)
+    if key not in record:
+        raise ValueError(f"field {key!r} is missing")
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise ValueError(f"field {key!r} is {value!r}, not a number")
+    if not -1e15 < value < 1e15:  # also NaN; no epoch, count or duration is near this
+        raise ValueError(f"field {key!r} is {value!r}, out of range")
     return kind(value)
+
+
+def _label(record: dict[str, Any]) -> str:
+    label = record.get("loss")
+    if not isinstance(label, str):
+        raise ValueError(f"field 'loss' is {str(label)[:40]!r}, not a string")
+    return label
 
 
 def from_record(record: dict[str, Any]) -> Event:
@@ -123,11 +148,16 @@ def from_record(record: dict[str, Any]) -> Event:
     if kind == EPOCH_METRICS:
         values = {k: v for k, v in record.items() if k not in ("event", "epoch", "loss")}
         for key, value in values.items():
-            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-                raise ValueError(f"metric {key!r} is {value!r}, not a number")
-        return EpochMetrics(_number(record, "epoch"), str(record.get("loss", "")), values)
+            if value is None:
+                continue
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ValueError(f"field {key!r} is {str(value)[:40]!r}, not a number")
+            if isinstance(value, int) and not -1e300 < value < 1e300:
+                raise ValueError(f"field {key!r} is out of range")
+            values[key] = float(value)
+        return EpochMetrics(_number(record, "epoch"), _label(record), values)
     if kind == LOSS_DIVERGED:
-        return LossDiverged(_number(record, "epoch"), str(record.get("loss", "")),
+        return LossDiverged(_number(record, "epoch"), _label(record),
                             str(record.get("diverged", "")))
     if kind == EPOCH_ENDED:
         return EpochEnded(_number(record, "epoch"), _number(record, "epochs"),
@@ -149,17 +179,20 @@ class RecordDecoder:
         self._lines_in_epoch: dict[int, int] = {}
         self._diverged_in: dict[int, set[str]] = {}
         self._seconds: dict[int, float] = {}
+        self._count = 0  # lines decoded so far: errors name the line
 
     def decode(self, records: Iterable[dict[str, Any]], where: str = "") -> list[Event]:
         events: list[Event] = []
-        for number, record in enumerate(records, start=1):
+        for record in records:
+            self._count += 1
+            number = self._count
             try:
                 if self.version >= 2:
                     events.append(from_record(record))
                 else:
                     events += self._decode_v1(record)
-            except (ValueError, TypeError) as exc:
-                raise RunDirError(f"{where}: record {number}: {exc}") from None
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise RunDirError(f"{where}: line {number}: {exc}") from None
         return events
 
     def _decode_v1(self, record: dict[str, Any]) -> list[Event]:
@@ -229,12 +262,19 @@ class RunLogWriter:
         self.resume_after = resume_after
         self.state = RunState()
         self._metrics: IO[str] | None = None
+        self._beat_at = -math.inf
+        self._writer_started = datetime.now().isoformat(timespec="seconds")
 
     def handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self._started(event)
+            self._heartbeat()
             return
         self.state.apply(event)
+        if isinstance(event, EpochProgress):
+            if time.monotonic() - self._beat_at >= HEARTBEAT_S:
+                self._heartbeat()
+            return
         record = to_record(event)
         if record is not None:
             self._append(record)
@@ -243,15 +283,42 @@ class RunLogWriter:
                 log.write(f"{event.loss}, epoch {event.epoch}:\n{event.detail}\n")
         elif isinstance(event, EpochEnded) and self._metrics is not None:
             os.fsync(self._metrics.fileno())
+            self._heartbeat()
         elif isinstance(event, RunFinished):
-            if self._metrics is not None:
+            self._finished(event)
+
+    def _finished(self, event: RunFinished) -> None:
+        """Close the log and write the summary, even on a full disk: partial files first go
+        (they may be what filled it), then the small summary."""
+        if self._metrics is not None:
+            try:
                 self._metrics.close()
-                self._metrics = None
-            write_json_atomic(self.run_dir / SUMMARY_FILE,
-                              {"schema_version": SCHEMA_VERSION, **summary_document(self.state)})
-            if event.error:
-                with (self.run_dir / ERROR_LOG).open("a", encoding="utf-8") as log:
-                    log.write(event.error)
+            except OSError:
+                pass  # the lines that could not be flushed are lost either way
+            self._metrics = None
+        for partial in self.run_dir.glob("*.tmp"):
+            partial.unlink(missing_ok=True)
+        write_json_atomic(self.run_dir / SUMMARY_FILE,
+                          {"schema_version": SCHEMA_VERSION, **summary_document(self.state)})
+        try:
+            self._heartbeat(finished=True)
+        except OSError:
+            pass  # summary.json tells the run is over anyway
+        if event.error:
+            with (self.run_dir / ERROR_LOG).open("a", encoding="utf-8") as log:
+                log.write(event.error)
+
+    def _heartbeat(self, finished: bool = False) -> None:
+        """writer.json: who writes the run and when it last wrote. Replaced whole (rename) but
+        not synced: a heartbeat lost to a power cut tells nothing wrong."""
+        self._beat_at = time.monotonic()
+        document = {"schema_version": SCHEMA_VERSION, "host": socket.gethostname(),
+                    "pid": os.getpid(), "started": self._writer_started,
+                    "heartbeat": time.time(), "epochs_done": self.state.epochs_done,
+                    "finished": finished}
+        tmp = self.run_dir / (WRITER_FILE + ".tmp")
+        tmp.write_text(json.dumps(document) + "\n", encoding="utf-8")
+        os.replace(tmp, self.run_dir / WRITER_FILE)
 
     def _started(self, event: RunStarted) -> None:
         now = datetime.now().isoformat(timespec="seconds")
@@ -382,9 +449,98 @@ def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int
             record = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise RunDirError(f"{path}: line {number} is not valid JSON") from None
-        if isinstance(record, dict):
-            records.append(record)
+        if not isinstance(record, dict):
+            raise RunDirError(f"{path}: line {number} is not a JSON object")
+        records.append(record)
     return records, offset + end
+
+
+# Run files are checked where they are read: what a reader uses must have the type it expects,
+# so watch and report answer a damaged file with one line naming the file and the field.
+_NUMBER = (int, float)
+#: config.json: dotted field -> the types it may have (absent is fine unless required).
+META_FIELDS: dict[str, tuple[type, ...]] = {
+    "config": (dict,), "losses": (list,), "device": (str,), "num_train": (int,),
+    "num_test": (int,), "num_corrupted": (int,), "started": (str,), "resumed": (list,),
+    "config.name": (str,), "config.epochs": (int,), "config.data": (dict,),
+    "config.data.dataset": (str,), "config.corruption": (dict,), "config.corruption.labels": (str,),
+    "config.corruption.noise": _NUMBER, "config.corruption.inputs": (str,),
+    "config.model": (dict,), "config.model.arch": (str,), "config.model.width": (int,),
+    "config.model.depth": (int,), "config.optimizer": (dict,), "config.optimizer.lr": _NUMBER,
+    "config.schedule": (dict,), "config.schedule.kind": (str,),
+}
+META_REQUIRED = ("config", "losses", "config.epochs")
+LOSS_FIELDS: dict[str, tuple[type, ...]] = {"label": (str,), "name": (str,), "params": (dict,),
+                                           "symmetric": (bool,)}
+SUMMARY_FIELDS: dict[str, tuple[type, ...]] = {"status": (str,), "epochs_completed": (int,),
+                                              "message": (str,), "losses": (dict,)}
+_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer",
+               float: "a number", bool: "true or false"}
+
+
+def _lookup(document: dict[str, Any], dotted: str) -> tuple[bool, Any]:
+    target: Any = document
+    for part in dotted.split("."):
+        if not isinstance(target, dict) or part not in target:
+            return False, None
+        target = target[part]
+    return True, target
+
+
+def _has_type(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return bool in types
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return isinstance(value, types)
+
+
+def _expect(value: Any, types: tuple[type, ...], where: str) -> None:
+    if not _has_type(value, types):
+        wanted = " or ".join(dict.fromkeys(_TYPE_NAMES.get(t, t.__name__) for t in types))
+        shown = json.dumps(value)[:40] if _json_able(value) else repr(value)[:40]
+        raise RunDirError(f"{where} is {shown}, not {wanted}")
+
+
+def _json_able(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def check_meta(meta: dict[str, Any], path: Path) -> None:
+    """RunDirError naming the file and field of config.json that a reader could not use."""
+    for dotted, types in META_FIELDS.items():
+        present, value = _lookup(meta, dotted)
+        if not present:
+            if dotted in META_REQUIRED:
+                raise RunDirError(f"{path}: field {dotted!r} is missing")
+            continue
+        _expect(value, types, f"{path}: field {dotted!r}")
+    epochs = meta["config"]["epochs"]
+    if not 0 <= epochs <= 10**9:
+        raise RunDirError(f"{path}: field 'config.epochs' is {epochs}, not an epoch count")
+    losses = meta["losses"]
+    if not losses:
+        raise RunDirError(f"{path}: field 'losses' is empty; is it a memtui run?")
+    for index, loss in enumerate(losses):
+        _expect(loss, (dict,), f"{path}: field 'losses.{index}'")
+        for key, types in LOSS_FIELDS.items():
+            if key in ("label", "name") and key not in loss:
+                raise RunDirError(f"{path}: field 'losses.{index}.{key}' is missing")
+            if key in loss:
+                _expect(loss[key], types, f"{path}: field 'losses.{index}.{key}'")
+    for key in ("num_train", "num_test", "num_corrupted"):
+        if not 0 <= meta.get(key, 0) <= 10**12:
+            raise RunDirError(f"{path}: field {key!r} is {meta[key]}, not a count")
+
+
+def check_summary(summary: dict[str, Any], path: Path) -> None:
+    for key, types in SUMMARY_FIELDS.items():
+        if key in summary:
+            _expect(summary[key], types, f"{path}: field {key!r}")
 
 
 def read_run(path: Path) -> RunRecord:
@@ -394,8 +550,11 @@ def read_run(path: Path) -> RunRecord:
     if not (path / CONFIG_FILE).is_file():
         raise RunDirError(f"{path} is not a memtui run directory (no {CONFIG_FILE})")
     meta = _read_json(path / CONFIG_FILE)
+    check_meta(meta, path / CONFIG_FILE)
     records, _ = read_metrics(path / METRICS_FILE)
     summary = _read_json(path / SUMMARY_FILE) if (path / SUMMARY_FILE).is_file() else None
+    if summary is not None:
+        check_summary(summary, path / SUMMARY_FILE)
     return RunRecord(path, meta, records, summary)
 
 
@@ -404,3 +563,102 @@ def latest_run(runs_root: Path = Path("runs")) -> Path:
     if not candidates:
         raise RunDirError(f"no runs found under {runs_root}; start one with `memtui run`")
     return max(candidates, key=lambda p: (p / CONFIG_FILE).stat().st_mtime)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who writes a run: the lock and the health a reader sees
+
+
+class RunLock:
+    """The writer's lock on a run directory (``flock`` on writer.lock). The OS releases it when
+    the process exits, however it exits; ``release`` lets a process write the run again."""
+
+    def __init__(self, handle: IO[str] | None) -> None:
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def lock_run_dir(run_dir: Path) -> RunLock:
+    """Take the run directory for writing; RunDirError naming the writer if another has it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        return RunLock(None)
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        handle = path.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise RunDirError(f"{run_dir} cannot be written ({exc.strerror or exc})") from None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        who = writer_info(Path(run_dir))
+        named = (f"pid {who.get('pid')} on {who.get('host')}" if who else "another process")
+        raise RunDirError(f"{run_dir} is being written by another memtui ({named}); stop it "
+                          f"first, or follow it with `memtui watch {run_dir}`") from None
+    return RunLock(handle)
+
+
+def writer_info(run_dir: Path) -> dict[str, Any]:
+    """writer.json, or {} when it is absent or unusable (health must never fail a reader)."""
+    try:
+        document = json.loads((Path(run_dir) / WRITER_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    host, pid, beat = document.get("host"), document.get("pid"), document.get("heartbeat")
+    if not (isinstance(host, str) and isinstance(pid, int) and not isinstance(pid, bool)
+            and isinstance(beat, (int, float)) and not isinstance(beat, bool)
+            and math.isfinite(beat)):
+        return {}
+    return document
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or a pid we cannot check: assume alive
+    return True
+
+
+@dataclass(frozen=True)
+class Health:
+    """What a reader can tell about the process writing a run."""
+
+    state: str  # finished, running, stale (not updated for a while), gone (the process died)
+    text: str  # what watch and report show: "finished", "not updated for 45 s", ...
+    age: float | None = None  # seconds since the last heartbeat (or write)
+
+
+def health(run_dir: Path, now: float | None = None) -> Health:
+    """finished (summary.json exists), gone (writer.json names a dead process on this host),
+    stale (no heartbeat for STALE_S seconds: the writer hangs, is paused, or died elsewhere), or
+    running. Runs of older memtui versions have no writer.json: their files' age tells."""
+    run_dir = Path(run_dir)
+    now = time.time() if now is None else now
+    age: float | None
+    if (run_dir / SUMMARY_FILE).is_file():
+        return Health("finished", "finished")
+    who = writer_info(run_dir)
+    if who:
+        age = max(0.0, now - float(who["heartbeat"]))
+        if who.get("host") == socket.gethostname() and not _pid_alive(who["pid"]):
+            return Health("gone", f"process gone (pid {who['pid']})", age)
+    else:
+        stamps = [p.stat().st_mtime for p in (run_dir / METRICS_FILE, run_dir / CONFIG_FILE)
+                  if p.is_file()]
+        age = max(0.0, now - max(stamps)) if stamps else None
+    if age is not None and age >= STALE_S:
+        return Health("stale", f"not updated for {int(age)} s", age)
+    return Health("running", "running", age)

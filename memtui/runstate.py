@@ -21,6 +21,7 @@ from memtui.events import (
     LossDiverged,
     LossInfo,
     RunFinished,
+    RunHealth,
     RunStarted,
 )
 from memtui.metrics import EVAL_METRICS, METRICS
@@ -88,6 +89,9 @@ class RunState:
     error: str | None = None
     started_at: float | None = None
     ended_at: float | None = None
+    #: The writer's health as a reader of the run directory sees it ("" for a live run).
+    health: str = ""
+    health_text: str = ""
 
     def apply(self, event: Event) -> set[str]:
         """Take one event in; the loss labels (and HEADER) whose display changed."""
@@ -127,6 +131,11 @@ class RunState:
                 return set()
             loss.diverged = (event.epoch, event.reason)
             return {event.loss}
+        if isinstance(event, RunHealth):
+            if (event.state, event.text) == (self.health, self.health_text):
+                return set()
+            self.health, self.health_text = event.state, event.text
+            return {HEADER}
         if isinstance(event, RunFinished):
             self.status = event.status
             self.epochs_done = event.epochs_completed

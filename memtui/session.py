@@ -5,7 +5,8 @@ sweeps, tests, benchmarks, scripts) starts and resumes runs through ``start_run`
     run directory -> run log (the critical sink) -> engine (prepared or restored) -> Run
 
 It also owns the policies that belong to no single part: the CPU thread count a run trains with,
-and the rules for what a resumed run may change.
+the rules for what a resumed run may change, the lock that keeps a run directory to one writer,
+and restarting a run that was killed before its first checkpoint.
 """
 
 from __future__ import annotations
@@ -17,13 +18,27 @@ from pathlib import Path
 
 import torch
 
-from memtui.checkpoint import Checkpoint
+from memtui.checkpoint import CHECKPOINT_FILE, Checkpoint
 from memtui.config import ExperimentConfig, apply_overrides, validate
 from memtui.control import RunControl
 from memtui.engine import Engine
 from memtui.errors import ConfigError
 from memtui.events import RunFinished, Sink
-from memtui.runlog import CONFIG_FILE, RunLogWriter, create_run_dir, default_run_dir, read_run
+from memtui.runlog import (
+    CONFIG_FILE,
+    LOCK_FILE,
+    RunLock,
+    RunLogWriter,
+    create_run_dir,
+    default_run_dir,
+    lock_run_dir,
+    read_run,
+)
+
+#: CPU threads a run trains with unless told (--threads, or ``threads`` in a preset). One: on a
+#: machine whose cores are shared, more threads than free cores made training several times
+#: slower, and one costs little on an idle machine with these small models (docs/benchmarks.md).
+DEFAULT_THREADS = 1
 
 
 @dataclass
@@ -35,17 +50,35 @@ class Run:
     run_dir: Path
     engine: Engine
     writer: RunLogWriter
+    lock: RunLock | None = None
+    #: One line for the user about how the run was put together (a restart), or None.
+    notice: str | None = None
 
     @property
     def control(self) -> RunControl:
         return self.engine.control
+
+    @property
+    def write_error(self) -> str | None:
+        """One line when the run directory stopped taking writes (a full disk)."""
+        return self.engine.write_error
 
     def add_sink(self, sink: Sink) -> None:
         """A display; it comes after the run log, so the disk is always written first."""
         self.engine.sinks.append(sink)
 
     def execute(self) -> RunFinished:
-        return self.engine.run()
+        try:
+            return self.engine.run()
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Give up the run directory's lock (done by ``execute``; a run never executed may call
+        it, and the OS does it when the process exits)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 @contextmanager
@@ -62,8 +95,11 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _training_threads(threads: int | None) -> int:
-    return threads if threads is not None else torch.get_num_threads()
+def _training_threads(threads: int | None, config: ExperimentConfig) -> int:
+    """The argument, else the config's ``threads``, else DEFAULT_THREADS."""
+    if threads is not None:
+        return threads
+    return config.threads if config.threads is not None else DEFAULT_THREADS
 
 
 def start_run(config: ExperimentConfig, *, sinks: Sequence[Sink] = (),
@@ -75,17 +111,21 @@ def start_run(config: ExperimentConfig, *, sinks: Sequence[Sink] = (),
     config = config.model_copy(update={"out": run_dir})
     fresh_dir = not run_dir.exists()
     create_run_dir(run_dir)
+    lock = lock_run_dir(run_dir)
     writer = RunLogWriter(run_dir)
     engine = Engine(config, [writer, *sinks], control, run_dir=run_dir,
-                    threads=_training_threads(threads))
+                    threads=_training_threads(threads, config))
     try:
         with _one_thread():
             engine.prepare()
     except BaseException:
-        if fresh_dir and run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()  # leave no empty run behind a typo
+        lock.release()
+        if fresh_dir and run_dir.is_dir():
+            (run_dir / LOCK_FILE).unlink(missing_ok=True)
+            if not any(run_dir.iterdir()):
+                run_dir.rmdir()  # leave no empty run behind a typo
         raise
-    return Run(config, run_dir, engine, writer)
+    return Run(config, run_dir, engine, writer, lock)
 
 
 def resumed_config(run_dir: Path, epochs: int | None = None, overrides: dict | None = None
@@ -93,10 +133,20 @@ def resumed_config(run_dir: Path, epochs: int | None = None, overrides: dict | N
     """The config a run directory was started with, with the overrides a resume allows
     (``epochs`` to extend it; ``overrides``: dotted field -> value, e.g. device), and its
     checkpoint. The rules of what a resume may change live here."""
+    config, checkpoint = _resumed_config(run_dir, epochs, overrides, restart=False)
+    assert checkpoint is not None
+    return config, checkpoint
+
+
+def _resumed_config(run_dir: Path, epochs: int | None, overrides: dict | None, restart: bool
+                    ) -> tuple[ExperimentConfig, Checkpoint | None]:
+    """As resumed_config; with ``restart``, a run without any checkpoint gives None (it is
+    restarted from epoch 0) instead of an error."""
     record = read_run(run_dir)
     config = validate(record.config, source=f"{run_dir}/{CONFIG_FILE}")
-    checkpoint = Checkpoint.load(run_dir)
-    done = checkpoint.epochs_completed
+    checkpoint = (None if restart and not (run_dir / CHECKPOINT_FILE).exists()
+                  else Checkpoint.load(run_dir))
+    done = checkpoint.epochs_completed if checkpoint is not None else 0
     if epochs is not None and epochs <= done:
         raise ConfigError(f"--epochs: the run has completed {done} epochs already; give a larger "
                           "total to extend it")
@@ -113,13 +163,29 @@ def resumed_config(run_dir: Path, epochs: int | None = None, overrides: dict | N
 def resume_run(run_dir: Path, *, epochs: int | None = None, overrides: dict | None = None,
                sinks: Sequence[Sink] = (), control: RunControl | None = None,
                threads: int | None = None) -> Run:
-    """Continue the run in ``run_dir`` from its checkpoint. A resume that fails here (bad
-    overrides, changed data) leaves the directory exactly as it was."""
+    """Continue the run in ``run_dir`` from its checkpoint; a run killed before its first
+    checkpoint restarts from epoch 0 with its own config (``Run.notice`` says so). A resume that
+    fails here (bad overrides, changed data, another process writing the run) leaves the
+    directory exactly as it was."""
     run_dir = Path(run_dir)
-    config, checkpoint = resumed_config(run_dir, epochs, overrides)
-    writer = RunLogWriter(run_dir, resume_after=checkpoint.epochs_completed)
-    engine = Engine(config, [writer, *sinks], control, run_dir=run_dir,
-                    threads=_training_threads(threads))
-    with _one_thread():
-        engine.restore(checkpoint)
-    return Run(config, run_dir, engine, writer)
+    read_run(run_dir)  # a run directory at all, before a lock file is made in it
+    lock = lock_run_dir(run_dir)
+    try:
+        config, checkpoint = _resumed_config(run_dir, epochs, overrides, restart=True)
+        notice = None
+        if checkpoint is None:
+            notice = (f"{run_dir} has no {CHECKPOINT_FILE} (it ended before its first one): "
+                      "restarting it from epoch 0 with its own config")
+        done = checkpoint.epochs_completed if checkpoint is not None else 0
+        writer = RunLogWriter(run_dir, resume_after=done)
+        engine = Engine(config, [writer, *sinks], control, run_dir=run_dir,
+                        threads=_training_threads(threads, config))
+        with _one_thread():
+            if checkpoint is None:
+                engine.prepare()
+            else:
+                engine.restore(checkpoint)
+    except BaseException:
+        lock.release()
+        raise
+    return Run(config, run_dir, engine, writer, lock, notice)

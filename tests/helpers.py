@@ -52,3 +52,27 @@ class Recorder:
 
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
+
+#: tiny_document as a preset file, checkpointing at every epoch boundary (by time, set to 0).
+TINY_TOML = """
+name = "tiny"
+epochs = 3
+batch_size = 64
+eval_batch_size = 512
+device = "cpu"
+backend = "separate"
+checkpoint_seconds = 0
+[data]
+dataset = "demo"
+subset = 256
+test_subset = 128
+[corruption]
+labels = "random"
+noise = 0.4
+[model]
+width = 16
+[[losses]]
+name = "ce"
+[[losses]]
+name = "rll"
+"""

@@ -52,6 +52,8 @@ class Case:
     setup: Callable[[Path, Path], None] | None = None
     accepted: bool = False  # not an error at all: the command succeeds (exit 0)
     check: Callable[[Path], None] | None = None  # what must hold of the run dir afterwards
+    patch: Callable[[pytest.MonkeyPatch], None] | None = None  # a fault of the machine
+    makes_run: bool = False  # the run starts (and its directory stays) before the fault
 
 
 def preset_file(text: str) -> Callable[[Path, Path], list[str]]:
@@ -78,6 +80,104 @@ def cut_last_line(_tmp: Path, run: Path) -> None:
     """What a kill -9 in the middle of a write leaves: a last line without its end."""
     metrics = run / "metrics.jsonl"
     metrics.write_bytes(metrics.read_bytes() + b'{"epoch": 3, "loss": "CE", "train_')
+
+
+def write_idx(path: Path, dims: tuple[int, ...], cut: int = 0, magic: bytes | None = None) -> None:
+    """An IDX file of zero bytes with these dimensions; ``cut`` bytes short of whole."""
+    import math
+
+    header = (magic or bytes([0, 0, 8, len(dims)])) + b"".join(d.to_bytes(4, "big") for d in dims)
+    blob = header + bytes(math.prod(dims))
+    path.write_bytes(blob[:len(blob) - cut])
+
+
+def mnist_dir(images: int = 10, labels: int = 10, cut: int = 0, magic: bytes | None = None
+              ) -> Callable[[Path, Path], None]:
+    def setup(tmp: Path, _run: Path) -> None:
+        raw = tmp / "data" / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        write_idx(raw / "train-images-idx3-ubyte", (images, 28, 28), cut=cut, magic=magic)
+        write_idx(raw / "train-labels-idx1-ubyte", (labels,))
+        write_idx(raw / "t10k-images-idx3-ubyte", (5, 28, 28))
+        write_idx(raw / "t10k-labels-idx1-ubyte", (5,))
+    return setup
+
+
+def data_args(preset: str) -> Callable[[Path, Path], list[str]]:
+    return lambda tmp, _run: ["run", "--no-ui", "--preset", preset, "--data-dir", str(tmp / "data"),
+                              "--out", str(tmp / "out")]
+
+
+def not_a_zip(tmp: Path, _run: Path) -> None:
+    (tmp / "data").mkdir()
+    (tmp / "data" / "cifar10-jpeg.zip").write_bytes(b"<html>404 not found</html>")
+
+
+HELD_LOCKS: list = []  # the locks of "another process", held until the test session ends
+
+
+def another_writer(_tmp: Path, run: Path) -> None:
+    from memtui.runlog import lock_run_dir
+
+    HELD_LOCKS.append(lock_run_dir(run))
+
+
+def edit_json(name: str, change: Callable[[dict], None]) -> Callable[[Path, Path], None]:
+    def setup(_tmp: Path, run: Path) -> None:
+        document = json.loads((run / name).read_text())
+        change(document)
+        (run / name).write_text(json.dumps(document))
+    return setup
+
+
+def first_metric_is(value: object) -> Callable[[Path, Path], None]:
+    def setup(_tmp: Path, run: Path) -> None:
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        record = json.loads(lines[0])
+        record["test_acc"] = value
+        (run / "metrics.jsonl").write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+    return setup
+
+
+def edit_json_line(index: int, change: Callable[[dict], None]) -> Callable[[Path, Path], None]:
+    def setup(_tmp: Path, run: Path) -> None:
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        record = json.loads(lines[index])
+        change(record)
+        lines[index] = json.dumps(record)
+        (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    return setup
+
+
+def full_disk(patch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from memtui.checkpoint import Checkpoint
+
+    def save(self, run_dir):
+        from memtui.atomic import atomic_write
+
+        with atomic_write(Path(run_dir) / "checkpoint.pt", "wb") as fh:
+            fh.write(b"partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    patch.setattr(Checkpoint, "save", save)
+
+
+def a_terminal(term: str | None) -> Callable[[pytest.MonkeyPatch], None]:
+    def patch(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+        if term is None:
+            monkeypatch.delenv("TERM", raising=False)
+        else:
+            monkeypatch.setenv("TERM", term)
+    return patch
+
+
+def no_partial_files(tmp: Path) -> None:
+    out = tmp / "out"
+    assert not list(out.glob("*.tmp"))
+    assert json.loads((out / "summary.json").read_text())["status"] == "failed"
 
 
 def every_line_whole(run: Path) -> None:
@@ -112,11 +212,23 @@ CASES = [
     Case("flag", "unknown loss", run_args("--losses", "ce,rl"),
          "--losses: unknown loss 'rl' (did you mean 'rll'?)"),
     Case("flag", "empty loss list", run_args("--losses", ","), "--losses: give at least one loss"),
-    Case("flag", "noise above 1", run_args("--noise", "1.5"), "--noise: Input should be less than"),
+    Case("flag", "noise above 1", run_args("--noise", "1.5"),
+         "--noise: 1.5 is out of range; valid: 0 to 1"),
     Case("flag", "noise below 0", run_args("--noise", "-0.1"),
-         "--noise: Input should be greater than or equal to 0"),
-    Case("flag", "zero epochs", run_args("--epochs", "0"), "--epochs: Input should be greater than 0"),
-    Case("flag", "zero subset", run_args("--subset", "0"), "--subset: Input should be greater than 0"),
+         "--noise: -0.1 is out of range; valid: 0 to 1"),
+    Case("flag", "zero epochs", run_args("--epochs", "0"), "--epochs: 0 is out of range; valid: 1 to"),
+    Case("flag", "absurd epochs", run_args("--epochs", "10000000000"),
+         "--epochs: 10000000000 is out of range; valid: 1 to 1000000"),
+    Case("flag", "zero subset", run_args("--subset", "0"),
+         "--subset: 0 image(s) cannot form a training batch"),
+    Case("flag", "a subset too small to form a batch", run_args("--subset", "1"),
+         "--subset: 1 image(s) cannot form a training batch (BatchNorm needs at least 2); give 2 or more"),
+    Case("flag", "negative seed", run_args("--seed", "-1"),
+         "--seed: -1 is out of range; valid: 0 to 4294967295"),
+    Case("flag", "absurd seed", run_args("--seed", "100000000000000000000"),
+         "--seed: 100000000000000000000 is out of range; valid: 0 to 4294967295"),
+    Case("flag", "zero threads", run_args("--threads", "0"),
+         "--threads: 0 is out of range; valid: 1 to 1024"),
     Case("flag", "unknown device", run_args("--device", "tpu"), "--device: unknown device 'tpu'"),
     Case("flag", "data set missing offline",
          run_args("--preset", "mnist-noisy", "--data-dir", "/nonexistent"),
@@ -139,7 +251,15 @@ CASES = [
     Case("preset", "unknown label corruption", preset_file("[corruption]\nlabels = 'pairflop'\n"),
          "corruption.labels: 'pairflop' is not valid (did you mean 'pairflip'?)"),
     Case("preset", "zero batch size", preset_file("batch_size = 0\n"),
-         "batch_size: Input should be greater than 0"),
+         "batch_size: 0 is out of range; valid: 2 to 100000000"),
+    Case("preset", "a batch of one (BatchNorm cannot train on it)", preset_file("batch_size = 1\n"),
+         "batch_size: 1 is out of range; valid: 2 to 100000000"),
+    Case("preset", "an infinite learning rate", preset_file("[optimizer]\nlr = inf\n"),
+         "optimizer.lr: Input should be a finite number"),
+    Case("preset", "an absurd model width", preset_file("[model]\nwidth = 10000000000\n"),
+         "model.width: 10000000000 is out of range; valid: 1 to 65536"),
+    Case("preset", "threads of the wrong type", preset_file("threads = 'many'\n"),
+         "threads: Input should be a valid integer"),
     Case("preset", "wrong type", preset_file("epochs = 'ten'\n"), "epochs: Input should be a valid integer"),
     Case("preset", "no losses", preset_file("losses = []\n"), "losses: List should have at least 1 item"),
     Case("preset", "unknown loss parameter",
@@ -152,14 +272,39 @@ CASES = [
          lambda tmp, _run: (tmp.joinpath("bin.toml").write_bytes(b"\xff\xfe\x00"),
                             ["run", "--no-ui", "--preset", str(tmp / "bin.toml")])[1],
          "cannot be read"),
+    # -- data files ------------------------------------------------------------------------------
+    Case("data", "a truncated IDX file (an interrupted download)", data_args("mnist-noisy"),
+         "train-images-idx3-ubyte is damaged: 7,852 bytes, its header says 7,856 (a truncated "
+         "download?)", setup=mnist_dir(cut=4)),
+    Case("data", "an IDX file of another format", data_args("mnist-noisy"),
+         "train-images-idx3-ubyte is damaged: not an IDX file of 3-dimensional unsigned bytes",
+         setup=mnist_dir(magic=b"\x1f\x8b\x08\x00")),
+    Case("data", "a label file of the wrong length", data_args("mnist-noisy"),
+         "train-labels-idx1-ubyte is damaged: 9 labels for 10 images in train-images-idx3-ubyte",
+         setup=mnist_dir(labels=9)),
+    Case("data", "a zip archive that is not a zip", data_args("cifar10-noisy"),
+         "cifar10-jpeg.zip is damaged: not a readable zip archive (File is not a zip file)",
+         setup=not_a_zip),
+    # -- the machine -----------------------------------------------------------------------------
+    Case("machine", "a full disk (the checkpoint cannot be written)",
+         preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\ncheckpoint_seconds = 0\n")),
+         "cannot write …/out/checkpoint.pt (No space left on device)", patch=full_disk,
+         makes_run=True, check=no_partial_files),
     # -- run directories given to --resume -----------------------------------------------------
+    Case("run dir", "resume a run that another process is writing", resume_args("--epochs", "5"),
+         "is being written by another memtui (pid", setup=another_writer),
+    Case("run dir", "config.json with a field of the wrong type", resume_args("--epochs", "5"),
+         "config.json: field 'losses' is \"CE\", not a list",
+         setup=edit_json("config.json", lambda d: d.update(losses="CE"))),
     Case("run dir", "resume a directory that does not exist",
          lambda tmp, _run: ["run", "--resume", str(tmp / "missing")], "does not exist"),
     Case("run dir", "resume an empty directory",
          lambda tmp, _run: (tmp.joinpath("empty").mkdir(), ["run", "--resume", str(tmp / "empty")])[1],
          "is not a memtui run directory (no config.json)"),
-    Case("run dir", "resume without a checkpoint", resume_args("--epochs", "5"),
-         "has no checkpoint.pt to resume from", setup=edit("checkpoint.pt", None)),
+    Case("run dir", "resume a run that ended before its first checkpoint", resume_args("--epochs", "3"),
+         "it restarts from epoch 0 with its own config and says so in one line: `memtui: RUN has no "
+         "checkpoint.pt (it ended before its first one): restarting it from epoch 0 with its own "
+         "config`", setup=edit("checkpoint.pt", None), accepted=True),
     Case("run dir", "resume a damaged checkpoint", resume_args("--epochs", "5"), "it is damaged",
          setup=edit("checkpoint.pt", b"not a checkpoint")),
     Case("run dir", "config.json that is not JSON", resume_args("--epochs", "5"),
@@ -193,15 +338,42 @@ CASES = [
          "no runs found under runs; start one with `memtui run`"),
     Case("watch", "a run of a newer memtui", on_run("watch"), "written by a newer memtui",
          setup=newer_schema("config.json")),
+    Case("watch", "config.json without its config", on_run("watch"),
+         "config.json: field 'config' is missing",
+         setup=edit_json("config.json", lambda d: d.pop("config"))),
+    Case("watch", "config.json with a number where a section belongs", on_run("watch"),
+         "config.json: field 'config.data' is 7, not an object",
+         setup=edit_json("config.json", lambda d: d["config"].update(data=7))),
+    Case("watch", "a metrics.jsonl line with a metric of the wrong type", on_run("watch"),
+         "metrics.jsonl: line 1: field 'test_acc' is 'high', not a number",
+         setup=first_metric_is("high")),
+    Case("watch", "stdout is not a terminal (a pipe or a file)", on_run("watch"),
+         "watch needs a terminal, and stdout is not one; for a summary of the run use "
+         "`memtui report RUN_DIR`"),
+    Case("watch", "TERM=dumb", on_run("watch"),
+         "watch needs a terminal that can draw (TERM is dumb)", patch=a_terminal("dumb")),
+    Case("watch", "TERM unset", on_run("watch"),
+         "watch needs a terminal that can draw (TERM is unset)", patch=a_terminal(None)),
     Case("report", "a directory that does not exist",
          lambda tmp, _run: ["report", str(tmp / "missing")], "does not exist"),
     Case("report", "a run without summary.json (still going, or killed)", on_run("report"),
-         "the run is still going or was killed before it finished; follow it with `memtui watch",
-         setup=edit("summary.json", None)),
+         "summarised from metrics.jsonl, its status shown as `running` or `unfinished: process gone "
+         "(pid N)` / `unfinished: not updated for N s`", setup=edit("summary.json", None),
+         accepted=True),
     Case("report", "a truncated summary.json", on_run("report"), "summary.json is not valid JSON",
          setup=edit("summary.json", b'{"schema_version": 1, "status": "comp')),
     Case("report", "a summary.json of a newer memtui", on_run("report"),
          "written by a newer memtui", setup=newer_schema("summary.json")),
+    Case("report", "a summary.json with a field of the wrong type", on_run("report"),
+         "summary.json: field 'status' is 5, not a string",
+         setup=edit_json("summary.json", lambda d: d.update(status=5))),
+    Case("report", "a metrics.jsonl line with an epoch of the wrong type", on_run("report"),
+         "metrics.jsonl: line 1: field 'epoch' is 'one', not a number",
+         setup=edit_json_line(0, lambda r: r.update(epoch="one"))),
+    Case("report", "a metrics.jsonl line that is not an object", on_run("report"),
+         "metrics.jsonl: line 1 is not a JSON object",
+         setup=lambda _tmp, run: (run / "metrics.jsonl").write_bytes(
+             b"[1, 2]\n" + (run / "metrics.jsonl").read_bytes())),
     Case("report", "an unknown --format", on_run("report", "--format", "xml"),
          "Invalid value for '--format' / '-f': 'xml' is not valid; valid: table, markdown, csv, json"),
     Case("report", "--plot to an unsupported file type", on_run("report", "--plot", "curves.gif"),
@@ -242,6 +414,8 @@ def run_case(case: Case, tmp_path: Path, finished_run: Path, capsys, monkeypatch
         case.setup(tmp_path, run)
     before = fingerprint(run)
     monkeypatch.chdir(tmp_path)
+    if case.patch:
+        case.patch(monkeypatch)
     code, stderr = answer(case.args(tmp_path, run), capsys, monkeypatch)
     return code, stderr, before, fingerprint(run)
 
@@ -256,11 +430,17 @@ def test_bad_input_gets_one_clear_line_exit_2_and_loses_nothing(case, tmp_path, 
     code, stderr, before, after = run_case(case, tmp_path, finished_run, capsys, monkeypatch)
     lines = stderr.strip().splitlines()
     assert code == 2, stderr
+    if case.makes_run:  # the run's own output came first; its error is the last line
+        lines = lines[-1:]
     assert len(lines) == 1 and lines[0].startswith("memtui: error: "), stderr
-    assert case.expect in lines[0]
+    assert case.expect in lines[0].replace(str(tmp_path), "…")
     assert "Traceback" not in stderr
     assert before == after, "an existing run directory must not change"
-    assert not (tmp_path / "out").exists(), "a refused run leaves no directory behind"
+    if case.makes_run:
+        assert case.check is not None
+        case.check(tmp_path)
+    else:
+        assert not (tmp_path / "out").exists(), "a refused run leaves no directory behind"
 
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=[f"{c.area}: {c.what}" for c in ACCEPTED])
@@ -284,7 +464,8 @@ def render_catalogue(rows: list[tuple[Case, str]]) -> str:
     lines = [
         "# Bad-input catalogue",
         "",
-        "Every bad input we have tried, and memtui's answer: always one line on stderr, exit code "
+        "Every bad input we have tried, and memtui's answer: always one line on stderr (for a "
+        "fault that strikes a running run, its last line), exit code "
         "2, no traceback, and no file of an existing run directory changed. Each row is a case of "
         "`tests/test_bad_inputs.py`, which checks exactly this; the answers below are what it "
         "printed (temporary paths shortened to `…`). Regenerate with "
@@ -304,11 +485,20 @@ def render_catalogue(rows: list[tuple[Case, str]]) -> str:
         lines.append(f"| {case.area} | {case.what} | {answer} |")
     lines += [
         "",
+        "Faults of real processes are tested in `tests/test_kill_resume.py`: "
+        "`memtui run --no-ui 2>&1 | head -3` (the reader goes away: the display is dropped, "
+        "training goes on to the end and writes its summary, exit 0), `memtui run >&-` (stdout "
+        "closed: runs headless), and `kill -9` at several moments after the first epoch followed "
+        "by `--resume` (the metrics equal an uninterrupted run's). A display that raises, even "
+        "SystemExit, is dropped and training goes on (`tests/test_reliability.py`).",
+        "",
         "Also checked elsewhere: a `--device cuda` request on a machine without CUDA "
         "(`tests/test_bad_inputs.py`), a truncated last line of metrics.jsonl, which readers skip "
         "as a write in progress while a run is followed (`tests/test_runlog.py`, "
-        "`tests/tui/test_watch.py`), and random preset documents (the property tests in the same "
-        "file: the loader never raises anything but its own config error).",
+        "`tests/tui/test_watch.py`), random preset documents (the property tests in the same "
+        "file: the loader never raises anything but its own config error), and random run files "
+        "(`tests/test_run_files.py`: config.json, metrics.jsonl and summary.json with arbitrary "
+        "JSON values; watch's reader and every report format raise nothing but their one line).",
         "",
     ]
     return "\n".join(lines)
@@ -320,7 +510,9 @@ def test_the_catalogue_in_docs_is_this_table(tmp_path_factory, finished_run, cap
         tmp = tmp_path_factory.mktemp("case")
         with monkeypatch.context() as patch:
             _, stderr, _, _ = run_case(case, tmp, finished_run, capsys, patch)
-        message = stderr.strip().removeprefix("memtui: error: ").replace(str(tmp), "…")
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+        message = last.removeprefix("memtui: error: ").replace(str(tmp), "…")
+        message = re.sub(r"pid \d+ on [^)]+\)", "pid … on …)", message)
         # The list of shipped presets grows; the catalogue should not have to.
         message = re.sub(r"shipped presets: [^(]*\(", "shipped presets: … (", message)
         rows.append((case, message))
@@ -337,7 +529,8 @@ def test_the_catalogue_in_docs_is_this_table(tmp_path_factory, finished_run, cap
 KEYS = ["name", "description", "data", "dataset", "subset", "corruption", "labels", "noise",
         "inputs", "model", "arch", "width", "depth", "losses", "params", "alpha", "label", "optimizer",
         "lr", "momentum", "schedule", "kind", "milestones", "epochs", "batch_size", "seed", "device",
-        "precision", "out", "eval_every", "backend", "random", "mlp", "ce", "rll", "cuda"]
+        "precision", "out", "eval_every", "backend", "random", "mlp", "ce", "rll", "cuda",
+        "threads", "checkpoint_seconds", "checkpoint_every", "test_subset", "eval_batch_size"]
 scalars = (st.integers(-10**12, 10**12) | st.floats(allow_nan=True, allow_infinity=True)
            | st.booleans() | st.sampled_from(KEYS) | st.text(max_size=8))
 documents = st.recursive(

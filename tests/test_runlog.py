@@ -44,7 +44,7 @@ def test_a_completed_run_writes_config_metrics_and_summary(tiny_config, tmp_path
     run_dir = tmp_path / "run"
     assert run_into(run_dir, config).status == "completed"
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
-        [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, "checkpoint.pt"])
+        [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, "checkpoint.pt", "writer.json", "writer.lock"])
     assert json.loads((run_dir / CONFIG_FILE).read_text())["schema_version"] == 2
 
     meta = json.loads((run_dir / CONFIG_FILE).read_text())

@@ -253,7 +253,12 @@ class MemtuiApp(App[str]):
             self.stopping = True
             assert self.source is not None
             self.source.request_stop()
-            self.notify("stopping after the current batch…", title="quit")
+            self.notify("stopping after the current batch… (again: leave now)", title="quit")
+        else:
+            # A second ctrl+c or q leaves the view at once; training still stops after its
+            # current batch and writes its summary before memtui exits (run_live waits for it).
+            self.exit("stopped")
+            return
         self.flush()
 
     def action_toggle_pause(self) -> None:
@@ -322,16 +327,35 @@ def watch_source(spec: str | Path) -> RunSource:
 
 def run_watch(paths: Path | str | list[Path | str]) -> int:
     """Open the view on one run directory, on several side by side, or the board of a sweep
-    directory; 0 on leaving. A bad directory (or an unreachable remote one) raises RunDirError
-    before anything is drawn."""
+    directory; 0 on leaving. A bad directory (or an unreachable remote one), or a terminal that
+    cannot show the view (stdout not a terminal, TERM unset or dumb), raises a MemtuiError before
+    anything is drawn."""
     specs = paths if isinstance(paths, list) else [paths]
     if len(specs) == 1 and is_sweep_dir(Path(str(specs[0]))):
         from memtui.tui.sweep_board import run_sweep_board  # it builds on this module
 
+        check_terminal()
         return run_sweep_board(Path(str(specs[0])))
     sources = [watch_source(spec) for spec in specs]
+    check_terminal()
     if len(sources) == 1:
         MemtuiApp(sources[0]).run()
     else:
         MemtuiApp(MultiRunSource(sources, [Path(str(s)).name or str(s) for s in specs])).run()
     return 0
+
+
+def check_terminal() -> None:
+    """MemtuiError when stdout is not a terminal the view can draw on."""
+    import os
+    import sys
+
+    from memtui.errors import MemtuiError
+
+    if sys.stdout is None or not sys.stdout.isatty():
+        raise MemtuiError("watch needs a terminal, and stdout is not one; for a summary of the "
+                          "run use `memtui report RUN_DIR`")
+    term = os.environ.get("TERM", "")
+    if term in ("", "dumb", "unknown"):
+        raise MemtuiError(f"watch needs a terminal that can draw (TERM is {term or 'unset'}); "
+                          "set TERM (e.g. TERM=xterm-256color) or use `memtui report RUN_DIR`")

@@ -29,6 +29,8 @@ MIN_PANE_WIDTH = 26
 MIN_TWO_CHART_HEIGHT = 26
 #: However costly the charts, they are redrawn at least this often.
 MAX_CHART_WAIT_S = 30.0
+#: Below this (columns, rows) the view says the terminal is too small.
+MIN_SIZE = (40, 12)
 
 
 class RunScreen(Screen):
@@ -47,6 +49,7 @@ class RunScreen(Screen):
         self._overlay_dirty = True
         #: log scale, x range and cursor, shared by every chart
         self.view = ChartView()
+        self._size_banner = False
 
     def compose(self) -> ComposeResult:
         self.header = RunHeader(id="header")
@@ -70,6 +73,18 @@ class RunScreen(Screen):
 
     def on_resize(self, event: events.Resize) -> None:
         self.relayout(event.size)  # self.size still holds the old size here
+        self._check_size(event.size)
+
+    def _check_size(self, size: Size) -> None:
+        """Say so when the terminal is too small to show the view (and stop saying it after)."""
+        width, height = size
+        small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        if small:
+            self.show_banner(f"terminal too small ({width}x{height}): the view needs at least "
+                             f"{MIN_SIZE[0]}x{MIN_SIZE[1]}")
+        elif self._size_banner:
+            self.banner.display = False
+        self._size_banner = small
 
     # -- what the app tells us -------------------------------------------------------------------
 
@@ -84,6 +99,7 @@ class RunScreen(Screen):
 
     def show_banner(self, text: str) -> None:
         # Content, not markup: an exception's text may hold brackets ("[Errno 28] ...").
+        self._size_banner = False  # whatever it said is replaced: a failure stays shown
         self.banner.update(Content(text))
         self.banner.display = bool(text)
 

@@ -14,12 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from memtui.events import Event
+from memtui.events import Event, RunHealth
 from memtui.runlog import (
     ERROR_LOG,
     METRICS_FILE,
     SUMMARY_FILE,
     RecordDecoder,
+    health,
     read_metrics,
     read_run,
     run_finished,
@@ -157,6 +158,7 @@ class RunDirSource:
     def __init__(self, path: Path, poll_s: float = WATCH_POLL_S) -> None:
         self.path = Path(path)
         record = read_run(self.path)  # raises RunDirError before any UI starts
+        record.events()  # ...and so does a damaged line already written
         self.meta = record.meta
         self.poll_s = poll_s
         self._decoder = RecordDecoder(record.version, record.loss_labels,
@@ -178,6 +180,8 @@ class RunDirSource:
         rewritten under us by a --resume) propagates: the worker fails and the app shows it."""
         while not self._stop.is_set():
             events = self.poll()
+            if not self._finished:
+                events.append(self.health())
             if events and self._deliver is not None:
                 for event in events:
                     self._deliver(event)
@@ -214,6 +218,11 @@ class RunDirSource:
         return summary.stat().st_mtime if summary.is_file() else None
 
     # -- reading ---------------------------------------------------------------------------------
+
+    def health(self) -> RunHealth:
+        """Whether the run's writer is alive: running, not updated for N s, process gone."""
+        now = health(self.path)
+        return RunHealth(now.state, now.text)
 
     def poll(self) -> list[Event]:
         if self._finished:

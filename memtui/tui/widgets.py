@@ -256,6 +256,9 @@ class RunHeader(Vertical):
                 info.append(part)
         else:
             info.append("waiting for the run to start…", style="dim")
+        if state.run_dir:
+            info.append(" · ", style="dim")
+            info.append(state.run_dir, style="dim")
         self._put("#run-info", info)
 
         total = max(1, state.epochs_total)
@@ -273,6 +276,8 @@ class RunHeader(Vertical):
             label = "STOPPING"
         elif paused and not state.finished:
             label = "PAUSED"
+        elif watching and not state.finished and state.health in ("stale", "gone"):
+            label = state.health_text.upper()  # NOT UPDATED FOR 45 S, PROCESS GONE (PID 123)
         elif watching and not state.finished and state.status != "waiting":
             label = "FOLLOWING"
         else:

@@ -49,7 +49,8 @@ async def test_watch_follows_a_run_directory_while_it_grows(finished_run, tmp_pa
     app = MemtuiApp(RunDirSource(growing, poll_s=0.05), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: len(app.query(LossPane)) == 3, pilot)
-        assert "FOLLOWING" in text_of(app.query_one("#run-status", Static))
+        # the header is drawn at the screen's next tick, which a loaded machine may delay
+        await wait_for(lambda: "FOLLOWING" in text_of(app.query_one("#run-status", Static)), pilot)
         assert all(not loss.epochs for loss in app.state.losses.values())
 
         append(growing, "".join(lines[:4]))

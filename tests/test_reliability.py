@@ -1,0 +1,241 @@
+"""Never lose a run: checkpoints by time, the writer's health and lock, restarting a run that has
+no checkpoint, every exit path writing the summary (a full disk, SystemExit), and reports of
+unfinished runs. The real-process cases (broken pipe, closed stdout, kill -9) are in
+tests/test_kill_resume.py."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from memtui import checkpoint as checkpoint_module
+from memtui.checkpoint import Checkpoint
+from memtui.cli import main
+from memtui.errors import RunDirError
+from memtui.events import EpochEnded
+from memtui.report import report_runs
+from memtui.runlog import STALE_S, WRITER_FILE, health, read_run
+from memtui.session import resume_run, start_run
+
+from helpers import TINY_TOML, Recorder
+
+
+class CheckpointProbe(Recorder):
+    """At each epoch end, the epoch of the checkpoint on disk (None before the first)."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = run_dir
+        self.seen: list[int | None] = []
+        self.health: list[str] = []
+
+    def handle(self, event):
+        if isinstance(event, EpochEnded):
+            path = self.run_dir / "checkpoint.pt"
+            self.seen.append(Checkpoint.load(self.run_dir).epochs_completed if path.exists() else None)
+            self.health.append(health(self.run_dir).state)
+
+
+def test_checkpoints_follow_the_clock_as_well_as_the_epoch_count(tiny_config, tmp_path):
+    # checkpoint_seconds=0: every epoch boundary is "a minute later"; the engine saves after the
+    # epoch's events, so at the end of epoch k the checkpoint on disk is k-1's.
+    run_dir = tmp_path / "timed"
+    probe = CheckpointProbe(run_dir)
+    config = tiny_config(epochs=3, checkpoint_every=1000, checkpoint_seconds=0, out=str(run_dir))
+    start_run(config, sinks=[probe]).execute()
+    assert probe.seen == [None, 1, 2]
+    assert Checkpoint.load(run_dir).epochs_completed == 3
+
+    run_dir = tmp_path / "hourly"
+    probe = CheckpointProbe(run_dir)
+    config = tiny_config(epochs=3, checkpoint_every=1000, checkpoint_seconds=3600,
+                         out=str(run_dir))
+    start_run(config, sinks=[probe]).execute()
+    assert probe.seen == [None, 1, 1]  # the first boundary, then only the end
+    assert Checkpoint.load(run_dir).epochs_completed == 3
+
+
+def test_the_writer_records_itself_and_watchers_see_it_running_then_finished(tiny_config, tmp_path):
+    run_dir = tmp_path / "run"
+    probe = CheckpointProbe(run_dir)
+    start_run(tiny_config(epochs=2, out=str(run_dir)), sinks=[probe]).execute()
+    assert probe.health == ["running", "running"]
+    writer = json.loads((run_dir / WRITER_FILE).read_text())
+    assert writer["pid"] == os.getpid() and writer["finished"] is True
+    assert writer["epochs_done"] == 2
+    assert health(run_dir).text == "finished"
+
+
+def _unfinished(run_dir):
+    (run_dir / "summary.json").unlink()
+
+
+def test_health_tells_a_dead_writer_and_a_silent_one_from_a_live_one(tiny_config, tmp_path):
+    run_dir = tmp_path / "run"
+    start_run(tiny_config(epochs=1, out=str(run_dir))).execute()
+    _unfinished(run_dir)
+    writer = json.loads((run_dir / WRITER_FILE).read_text())
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (run_dir / WRITER_FILE).write_text(json.dumps({**writer, "pid": dead.pid, "finished": False}))
+    assert health(run_dir).state == "gone"
+    assert health(run_dir).text == f"process gone (pid {dead.pid})"
+
+    now = time.time()
+    (run_dir / WRITER_FILE).write_text(json.dumps(
+        {**writer, "pid": os.getpid(), "heartbeat": now - 100, "finished": False}))
+    assert health(run_dir, now=now).text == "not updated for 100 s"
+    assert health(run_dir, now=now - 100 + STALE_S / 2).state == "running"
+
+    (run_dir / WRITER_FILE).write_text("{damaged")  # health never fails a reader
+    assert health(run_dir).state in ("running", "stale")
+
+
+def test_a_second_writer_is_refused_with_a_line_naming_the_first(tiny_config, tmp_path):
+    run_dir = tmp_path / "run"
+    start_run(tiny_config(epochs=2, out=str(run_dir))).execute()
+    first = resume_run(run_dir, epochs=4)  # holds the lock until it has run
+    with pytest.raises(RunDirError, match=rf"being written by another memtui \(pid {os.getpid()} on "):
+        resume_run(run_dir, epochs=4)
+    assert first.execute().status == "completed"
+    assert resume_run(run_dir, epochs=5).execute().epochs_completed == 5  # released
+
+
+def test_a_run_without_a_checkpoint_restarts_from_epoch_0_with_its_config(tiny_config, tmp_path,
+                                                                        capsys, monkeypatch):
+    run_dir = tmp_path / "run"
+    start_run(tiny_config(epochs=3, out=str(run_dir))).execute()
+    reference = [r for r in read_run(run_dir).records if r["event"] == "epoch_metrics"]
+    (run_dir / "checkpoint.pt").unlink()
+    (run_dir / "summary.json").unlink()  # as a kill before the first checkpoint leaves it
+    monkeypatch.setattr(sys, "argv", ["memtui", "run", "--no-ui", "--resume", str(run_dir)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 0
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == (f"memtui: {run_dir} has no checkpoint.pt (it ended before its "
+                                   "first one): restarting it from epoch 0 with its own config")
+    record = read_run(run_dir)
+    assert record.summary["status"] == "completed" and record.summary["epochs_completed"] == 3
+    again = [r for r in record.records if r["event"] == "epoch_metrics"]
+    timing = ("seconds", "eval_seconds", "images_per_s")
+    assert [{k: v for k, v in r.items() if k not in timing} for r in again] == [
+        {k: v for k, v in r.items() if k not in timing} for r in reference]
+    assert record.meta["resumed"][-1]["after_epoch"] == 0
+
+
+def _full_disk_save(self, run_dir):
+    """Checkpoint.save on a full disk: part of the file is written, then ENOSPC."""
+    path = run_dir / "checkpoint.pt.tmp"
+    from memtui.atomic import atomic_write
+
+    with atomic_write(run_dir / "checkpoint.pt", "wb") as fh:
+        fh.write(b"x" * 1000)
+        assert path.exists()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_removes_partial_files_writes_the_summary_and_says_one_line(
+        tmp_path, capsys, monkeypatch):
+    preset = tmp_path / "tiny.toml"
+    preset.write_text(TINY_TOML)
+    monkeypatch.setattr(checkpoint_module.Checkpoint, "save", _full_disk_save)
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", ["memtui", "run", "--no-ui", "--preset", str(preset),
+                                      "--out", str(out)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.strip().splitlines()[-1] == (
+        f"memtui: error: cannot write {out}/checkpoint.pt (No space left on device)")
+    assert "Traceback" not in err
+    assert not list(out.glob("*.tmp"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["epochs_completed"] == 1
+    assert "No space left on device" in summary["message"]
+
+
+def test_a_full_disk_under_the_metrics_log_still_writes_the_summary(tiny_config, tmp_path,
+                                                                   monkeypatch):
+    from memtui.runlog import RunLogWriter
+
+    real = RunLogWriter._append
+
+    def append(self, record):
+        if record.get("epoch") == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, record)
+
+    monkeypatch.setattr(RunLogWriter, "_append", append)
+    run = start_run(tiny_config(epochs=3, out=str(tmp_path / "run")))
+    finished = run.execute()
+    assert finished.status == "failed"
+    assert run.write_error == (f"cannot write the run log in {tmp_path / 'run'} "
+                               "(No space left on device)")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["epochs_completed"] == 1
+
+
+class ExitingDisplay(Recorder):
+    """A display whose stream went away: Rich raises SystemExit on a broken pipe."""
+
+    def handle(self, event):
+        super().handle(event)
+        if isinstance(event, EpochEnded):
+            raise SystemExit(1)
+
+
+def test_a_display_that_raises_system_exit_never_stops_training(tiny_config, tmp_path):
+    display = ExitingDisplay()
+    run = start_run(tiny_config(epochs=3, out=str(tmp_path / "run")), sinks=[display])
+    assert run.execute().status == "completed"
+    assert len(display.of(EpochEnded)) == 1  # dropped after it broke; training went on
+    assert read_run(tmp_path / "run").summary["epochs_completed"] == 3
+
+
+class ExitingCritical(Recorder):
+    critical = True
+
+    def handle(self, event):
+        if isinstance(event, EpochEnded) and event.epoch == 2:
+            raise SystemExit(3)
+
+
+def test_system_exit_inside_the_run_still_writes_the_summary_then_exits(tiny_config, tmp_path):
+    run = start_run(tiny_config(epochs=4, out=str(tmp_path / "run")), sinks=[ExitingCritical()])
+    with pytest.raises(SystemExit):
+        run.execute()
+    summary = read_run(tmp_path / "run").summary
+    assert summary["status"] == "stopped" and summary["epochs_completed"] == 2
+    assert Checkpoint.load(tmp_path / "run").epochs_completed == 1  # the last boundary saved
+
+
+def test_report_summarises_an_unfinished_run_from_its_metrics_marked_as_such(tiny_config,
+                                                                            tmp_path):
+    import io
+
+    run_dir = tmp_path / "run"
+    start_run(tiny_config(epochs=2, out=str(run_dir))).execute()
+    _unfinished(run_dir)
+    writer = json.loads((run_dir / WRITER_FILE).read_text())
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (run_dir / WRITER_FILE).write_text(json.dumps({**writer, "pid": dead.pid, "finished": False}))
+    out = io.StringIO()
+    report_runs([run_dir], "csv", None, out=out)
+    rows = out.getvalue().splitlines()
+    assert len(rows) == 4
+    assert f"unfinished: process gone (pid {dead.pid})" in rows[1]
+    out = io.StringIO()
+    report_runs([run_dir], "markdown", None, out=out)
+    assert out.getvalue().strip().endswith(
+        f"_run: unfinished: process gone (pid {dead.pid}), summarised from metrics.jsonl_")
+
