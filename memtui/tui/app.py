@@ -334,7 +334,6 @@ def run_watch(paths: Path | str | list[Path | str]) -> int:
     if len(specs) == 1 and is_sweep_dir(Path(str(specs[0]))):
         from memtui.tui.sweep_board import run_sweep_board  # it builds on this module
 
-        check_terminal()
         return run_sweep_board(Path(str(specs[0])))
     sources = [watch_source(spec) for spec in specs]
     check_terminal()

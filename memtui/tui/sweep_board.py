@@ -376,8 +376,11 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
 
 
 def run_sweep_board(path: Path) -> int:
-    """Open the board on a sweep directory; 0 on leaving. A bad manifest raises RunDirError
-    before anything is drawn."""
-    SweepApp(Path(path)).run()
-    return 0
+    """Open the board on a sweep directory; 0 on leaving. A bad manifest, or a terminal that
+    cannot show the board, raises a MemtuiError before anything is drawn."""
+    from memtui.tui.app import check_terminal
 
+    app = SweepApp(Path(path))
+    check_terminal()
+    app.run()
+    return 0
