@@ -132,7 +132,8 @@ async def test_a_live_run_among_several_keeps_updating(tmp_path):
                 fh.write(json.dumps(to_record(event)) + "\n")
         await wait_for(lambda: app.comparison.runs[2].epochs_done == 5, pilot)
         assert writer_lines
-        assert "1 still running" in text_of(app.query_one("#runs-line"))
+        # the runs line is redrawn on the next tick, once the finished runs' summaries are read
+        await wait_for(lambda: "1 still running" in text_of(app.query_one("#runs-line")), pilot)
 
 
 async def test_log_scale_draws_the_loss_charts_in_decades(tmp_path):
