@@ -20,7 +20,7 @@ from pathlib import Path
 
 from memtui.errors import RunDirError
 from memtui.runlog import CONFIG_FILE, ERROR_LOG, METRICS_FILE, SUMMARY_FILE
-from memtui.tui.sources import Deliver, RunDirSource, SourceNotice
+from memtui.tui.sources import Deliver, ReadOnlySource, RunDirSource, SourceNotice
 
 REMOTE_POLL_S = 2.0
 #: Retries after a failed poll wait this long, doubling up to the cap.
@@ -51,10 +51,9 @@ class SshError(RunDirError):
     """ssh could not reach the host, or the remote command failed."""
 
 
-class RemoteRunSource:
+class RemoteRunSource(ReadOnlySource):
     """Follows ``host:path`` through ssh into a local mirror."""
 
-    controllable = False
 
     def __init__(self, host: str, path: str, poll_s: float = REMOTE_POLL_S,
                  ssh: str = "ssh", mirror: Path | None = None) -> None:
@@ -146,13 +145,6 @@ class RemoteRunSource:
 
     def request_stop(self) -> None:
         self._stop.set()
-
-    def toggle_pause(self) -> bool:
-        return False
-
-    @property
-    def paused(self) -> bool:
-        return False
 
     @property
     def finished(self) -> bool:

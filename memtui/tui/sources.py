@@ -145,7 +145,20 @@ class LiveSource:
             self.done.wait()
 
 
-class RunDirSource:
+class ReadOnlySource:
+    """What every source that only reads a run shares: nothing to pause or steer."""
+
+    controllable = False
+
+    def toggle_pause(self) -> bool:
+        return False
+
+    @property
+    def paused(self) -> bool:
+        return False
+
+
+class RunDirSource(ReadOnlySource):
     """Replays a run directory's events, following it while it grows.
 
     ``poll()`` returns the events for whatever was appended since the last call: RunStarted
@@ -153,7 +166,6 @@ class RunDirSource:
     summary.json exists (with error.log's traceback for a failed run).
     """
 
-    controllable = False
 
     def __init__(self, path: Path, poll_s: float = WATCH_POLL_S) -> None:
         self.path = Path(path)
@@ -191,13 +203,6 @@ class RunDirSource:
 
     def request_stop(self) -> None:
         self._stop.set()
-
-    def toggle_pause(self) -> bool:
-        return False
-
-    @property
-    def paused(self) -> bool:
-        return False
 
     @property
     def finished(self) -> bool:
@@ -248,11 +253,10 @@ class RunDirSource:
         return events
 
 
-class MultiRunSource:
+class MultiRunSource(ReadOnlySource):
     """Several sources behind one: each follows its own run in its own thread and delivers
     ``deliver(event, run)`` with the run's index, so one app can hold one RunState per run."""
 
-    controllable = False
 
     def __init__(self, sources: list[RunSource], names: list[str]) -> None:
         self.sources = sources
@@ -287,13 +291,6 @@ class MultiRunSource:
     def request_stop(self) -> None:
         for source in self.sources:
             source.request_stop()
-
-    def toggle_pause(self) -> bool:
-        return False
-
-    @property
-    def paused(self) -> bool:
-        return False
 
     @property
     def started_at(self) -> float | None:
