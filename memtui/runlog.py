@@ -5,8 +5,10 @@ Layout of ``runs/<timestamp>-<name>/``:
 
 - ``config.json``   the RunStarted event: the resolved experiment, the losses, the device and
                     the data set's sizes
-- ``metrics.jsonl`` every later event but progress, one tagged JSON line each, flushed as
-                    written: ``{"event": "epoch_metrics", "epoch", "loss", <metric>: value...}``,
+- ``metrics.jsonl`` every later event but progress, one tagged JSON line each, an epoch's
+                    lines written together (one ``write``) and synced when it ends, so even a
+                    killed process leaves whole epochs:
+                    ``{"event": "epoch_metrics", "epoch", "loss", <metric>: value...}``,
                     ``{"event": "loss_diverged", "epoch", "loss", "diverged": reason}``,
                     ``{"event": "epoch_ended", "epoch", "epochs", "seconds"}``. Filter on
                     ``event == "epoch_metrics"`` to plot.
@@ -261,7 +263,8 @@ class RunLogWriter:
         self.run_dir = Path(run_dir)
         self.resume_after = resume_after
         self.state = RunState()
-        self._metrics: IO[str] | None = None
+        self._metrics: IO[bytes] | None = None
+        self._pending: list[str] = []  # this epoch's lines, written when it ends
         self._beat_at = -math.inf
         self._writer_started = datetime.now().isoformat(timespec="seconds")
 
@@ -282,6 +285,7 @@ class RunLogWriter:
             with (self.run_dir / ERROR_LOG).open("a", encoding="utf-8") as log:
                 log.write(f"{event.loss}, epoch {event.epoch}:\n{event.detail}\n")
         elif isinstance(event, EpochEnded) and self._metrics is not None:
+            self._write_pending()
             os.fsync(self._metrics.fileno())
             self._heartbeat()
         elif isinstance(event, RunFinished):
@@ -292,6 +296,7 @@ class RunLogWriter:
         (they may be what filled it), then the small summary."""
         if self._metrics is not None:
             try:
+                self._write_pending()  # a run stopped inside an epoch keeps what it measured
                 self._metrics.close()
             except OSError:
                 pass  # the lines that could not be flushed are lost either way
@@ -350,13 +355,21 @@ class RunLogWriter:
             # A summary would tell watchers the run is over; the resumed run writes a new one.
             (self.run_dir / SUMMARY_FILE).unlink(missing_ok=True)
         write_json_atomic(self.run_dir / CONFIG_FILE, meta)
-        self._metrics = (self.run_dir / METRICS_FILE).open("a", encoding="utf-8")
+        self._metrics = (self.run_dir / METRICS_FILE).open("ab", buffering=0)
 
     def _append(self, record: dict[str, Any]) -> None:
         assert self._metrics is not None, "metrics before RunStarted"
-        # One write per line keeps each line whole even if the process dies right after it.
-        self._metrics.write(json.dumps(record, allow_nan=False) + "\n")
-        self._metrics.flush()
+        self._pending.append(json.dumps(record, allow_nan=False) + "\n")
+
+    def _write_pending(self) -> None:
+        """One unbuffered write per epoch: a process killed at any moment leaves the epoch's
+        lines all there or none of them, never the first losses of an epoch without the rest."""
+        assert self._metrics is not None
+        block = "".join(self._pending).encode("utf-8")
+        self._pending.clear()
+        written = 0
+        while written < len(block):  # a regular file takes it whole but for a full disk
+            written += self._metrics.write(block[written:]) or 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Specification of the run directory.
 
 ``config.json`` (the resolved experiment), ``metrics.jsonl`` (one JSON line per loss per epoch,
-flushed as written; a diverged loss gets a ``diverged`` line) and ``summary.json`` (status, final
-and best metrics per loss) — after a completed run and after a stopped one, whose lines all stay
-valid. Readers tolerate a last line cut short by a kill.
+an epoch's lines written together when it ends; a diverged loss gets a ``diverged`` line) and
+``summary.json`` (status, final and best metrics per loss) — after a completed run and after a
+stopped one, whose lines all stay valid. Readers tolerate a last line cut short by a kill.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from memtui.control import RunControl
 from memtui.errors import RunDirError
-from memtui.events import EpochEnded
+from memtui.events import EpochEnded, EpochMetrics
 from memtui.losses import REGISTRY, LossDef, cross_entropy
 from memtui.runlog import (
     CONFIG_FILE,
@@ -102,6 +102,25 @@ def test_a_stopped_run_still_writes_its_summary_and_every_line_stays_valid(tiny_
     summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     assert summary["status"] == "stopped" and summary["epochs_completed"] == 1
     assert all(entry["final"] is not None for entry in summary["losses"].values())
+
+
+def test_an_epoch_reaches_the_file_whole_when_it_ends_so_a_kill_never_splits_it(
+        tiny_config, tmp_path):
+    """A process killed between two losses' lines would leave half an epoch; the writer holds
+    an epoch's lines until its end and writes them in one go."""
+    run_dir = tmp_path / "run"
+    seen_on_disk = []
+
+    class LookAtTheFile:
+        critical = False
+        def handle(self, event):
+            if isinstance(event, EpochMetrics):
+                seen_on_disk.append((event.epoch, event.loss,
+                                     {r["epoch"] for r in json_lines(run_dir / METRICS_FILE)}))
+
+    run_into(run_dir, tiny_config(epochs=2), LookAtTheFile())
+    assert seen_on_disk == [(epoch, loss, set(range(1, epoch))) for epoch in (1, 2)
+                            for loss in ("CE", "MSE", "RLL")]
 
 
 def test_a_diverged_loss_gets_a_diverged_line_and_is_marked_in_the_summary(
