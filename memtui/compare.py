@@ -14,6 +14,7 @@ from typing import Any
 
 from memtui.events import Event, RunStarted
 from memtui.metrics import format_value
+from memtui.overrides import flatten
 from memtui.runstate import LossState, RunState
 
 #: Config fields that do not make two runs different experiments: where the run is written,
@@ -27,18 +28,6 @@ SHORT_NAMES = {"corruption.noise": "noise", "corruption.labels": "labels",
                "data.dataset": "data", "data.subset": "subset", "model.arch": "model",
                "model.width": "width", "model.depth": "depth", "batch_size": "batch",
                "schedule.kind": "schedule", "losses": "losses"}
-
-
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay values (compared whole)."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def _show(value: Any) -> str:

@@ -78,3 +78,18 @@ def to_fields(given: dict[str, Any]) -> dict[str, Any]:
         fields[BY_PARAM[param].field] = parse_losses(value) if param == "losses" else value
     return fields
 
+
+
+def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"corruption": {"noise": x}}`` -> ``{"corruption.noise": x}``, the dotted names that
+    overrides, sweep grids and run comparisons use; keys already dotted stay as they are, lists
+    stay values. No top-level field of an experiment is a free-form table, so a table is always
+    a path."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat

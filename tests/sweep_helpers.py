@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -60,6 +61,16 @@ def sweep_in_process(tmp: Path, monkeypatch, text: str) -> Path:
         manifest.update(cell.name, status="completed", attempts=1,
                         epochs_completed=cell.config.epochs)
     return sweep_dir
+
+
+def epochs_written(cell_dir: Path) -> int:
+    """How many epochs the cell's metrics.jsonl holds (whole lines only)."""
+    metrics = cell_dir / "metrics.jsonl"
+    if not metrics.is_file():
+        return 0
+    text = metrics.read_text()
+    whole = text[:text.rfind("\n") + 1]
+    return len({json.loads(line)["epoch"] for line in whole.splitlines() if line})
 
 
 def run_processes_of(cell_dir: Path) -> list[int]:

@@ -6,7 +6,6 @@ as small as what they show allows.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sweep_helpers import epochs_by_loss, grid_text, run_processes_of
+from sweep_helpers import epochs_by_loss, epochs_written, grid_text, run_processes_of
 
 from memtui.runlog import read_run
 from memtui.sweep.cell import move_aside, plan
@@ -65,13 +64,10 @@ def test_a_cell_whose_run_process_is_killed_is_retried_from_its_checkpoint(tmp_p
     def killer() -> None:  # SIGKILL the run once it has checkpointed two epochs
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            if (cell_dir / "metrics.jsonl").is_file():
-                epochs = {json.loads(line)["epoch"] for line in
-                          (cell_dir / "metrics.jsonl").read_text().splitlines()[:-1] if line}
-                pids = run_processes_of(cell_dir) if len(epochs) >= 3 else []
-                if pids:
-                    os.kill(pids[0], signal.SIGKILL)
-                    killed.append(pids[0])
+            pids = run_processes_of(cell_dir) if epochs_written(cell_dir) >= 3 else []
+            if pids:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
             time.sleep(0.02)
 
     thread = threading.Thread(target=killer, daemon=True)

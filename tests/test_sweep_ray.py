@@ -3,14 +3,13 @@ process is killed mid-run, retried by Ray, resuming the cell from its checkpoint
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
 import time
 
 import pytest
-from sweep_helpers import epochs_by_loss, grid_text, parent_of, run_processes_of
+from sweep_helpers import epochs_by_loss, epochs_written, grid_text, parent_of, run_processes_of
 
 from memtui.runlog import read_run
 from memtui.sweep.manifest import Manifest
@@ -54,14 +53,11 @@ def test_a_cell_whose_ray_worker_dies_is_retried_and_resumes_its_checkpoint(ray_
     def killer() -> None:  # SIGKILL the Ray worker that runs the cell, after two epochs
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            if (cell_dir / "metrics.jsonl").is_file():
-                epochs = {json.loads(line)["epoch"] for line in
-                          (cell_dir / "metrics.jsonl").read_text().splitlines()[:-1] if line}
-                pids = run_processes_of(cell_dir) if len(epochs) >= 3 else []
-                if pids:
-                    worker = parent_of(pids[0])
-                    os.kill(worker, signal.SIGKILL)
-                    killed.append(worker)
+            pids = run_processes_of(cell_dir) if epochs_written(cell_dir) >= 3 else []
+            if pids:
+                worker = parent_of(pids[0])
+                os.kill(worker, signal.SIGKILL)
+                killed.append(worker)
             time.sleep(0.02)
 
     thread = threading.Thread(target=killer, daemon=True)

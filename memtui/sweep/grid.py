@@ -47,6 +47,7 @@ from pydantic import (
 
 from memtui.config import ExperimentConfig, validate
 from memtui.errors import ConfigError, did_you_mean
+from memtui.overrides import flatten
 from memtui.presets import read_preset_document
 
 if sys.version_info >= (3, 11):
@@ -104,20 +105,6 @@ class Grid:
 
 # ---------------------------------------------------------------------------------------------
 # Reading and checking
-
-
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"corruption": {"noise": [..]}} and {"corruption.noise": [..]} both -> dotted keys.
-
-    No top-level field of an experiment is a free-form table, so a table is always a path."""
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, dotted + "."))
-        else:
-            flat[dotted] = value
-    return flat
 
 
 def check_field(dotted: str) -> str | None:
@@ -233,8 +220,8 @@ def parse_grid(document: dict[str, Any], source: str, default_name: str = "sweep
         spec = GridFile.model_validate(document)
     except ValidationError as err:
         raise ConfigError(_describe(err, source)) from None
-    fixed = _flatten(spec.set)
-    raw_axes = _flatten(spec.grid)
+    fixed = flatten(spec.set)
+    raw_axes = flatten(spec.grid)
     if not raw_axes:
         raise ConfigError(f"{source}: [grid] has no axes; give at least one, e.g. seed = [0, 1, 2]")
     for dotted in fixed:
