@@ -160,11 +160,16 @@ def main() -> None:
         if not args.skip_mnist:
             mnist = apply_overrides(load_preset("mnist-noisy"), {
                 "epochs": args.mnist_epochs,
-                "data.data_dir": args.data_dir,
+                "data.data_dir": args.data_dir.resolve(),
                 "data.subset": args.mnist_subset or None,
-                "out": Path(tmp) / "mnist",
+                "out": Path("runs/mnist-noisy"),  # relative: the header shows no temporary path
             })
-            asyncio.run(shoot(mnist, {"mnist.svg": ((160, 48), [])}, args.out))
+            out, cwd = args.out.resolve(), Path.cwd()
+            os.chdir(tmp)
+            try:
+                asyncio.run(shoot(mnist, {"mnist.svg": ((160, 48), [])}, out))
+            finally:
+                os.chdir(cwd)
 
 
 if __name__ == "__main__":
