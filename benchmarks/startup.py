@@ -1,8 +1,10 @@
-"""How fast do the commands that do not train start? Wall time and peak memory of
-`memtui --help`, `memtui presets`, `memtui report RUN` (and `memtui run --help`), each in a fresh
-process, several rounds, rotated so that drift on a shared machine hits every command.
+"""How fast do the commands start and end? Wall time and peak memory of `memtui --help`,
+`memtui presets`, `memtui report RUN` (and `memtui run --help`), each in a fresh process, several
+rounds, rotated so that drift on a shared machine hits every command. ``--short-run`` adds a
+one-epoch headless run of 256 demo images: what a run costs beyond its training (importing
+torch, building the bank, leaving the interpreter).
 
-    python benchmarks/startup.py [--rounds 9] [--run RUN_DIR] [--checkout DIR ...]
+    python benchmarks/startup.py [--rounds 9] [--run RUN_DIR] [--short-run] [--checkout DIR ...]
 
 ``--checkout`` times another checkout of memtui side by side (PYTHONPATH points at it), e.g. the
 code before a change: `git worktree add /tmp/before <commit>`.
@@ -45,25 +47,33 @@ def main() -> None:
                         "every version reads)")
     parser.add_argument("--checkout", type=Path, action="append", default=[],
                         help="another memtui checkout to time side by side")
+    parser.add_argument("--short-run", action="store_true",
+                        help="also time `memtui run --no-ui` of one epoch on 256 demo images")
     args = parser.parse_args()
     run = args.run
     commands = {"--help": ["--help"], "presets": ["presets"], "report": ["report", str(run)],
                 "run --help": ["run", "--help"]}
+    if args.short_run:
+        # each process gets a fresh run directory ({fresh})
+        commands["run 1 epoch"] = ["run", "--no-ui", "--preset", "demo", "--epochs", "1",
+                                   "--subset", "256", "--out", "{fresh}"]
     checkouts = [ROOT, *args.checkout]
     cases = [(c, name) for c in checkouts for name in commands]
     results: dict[tuple[Path, str], list[tuple[float, float]]] = {case: [] for case in cases}
     for round_ in range(args.rounds):
         shift = round_ % len(cases)
         for checkout, name in cases[shift:] + cases[:shift]:
-            results[(checkout, name)].append(measure(commands[name], checkout))
+            argv = [tempfile.mkdtemp(dir=EMPTY_DIR) + "/run" if a == "{fresh}" else a
+                    for a in commands[name]]
+            results[(checkout, name)].append(measure(argv, checkout))
     load = os.getloadavg()[0]
     print(f"{args.rounds} rounds, load average {load:.2f} on {os.cpu_count()} CPUs")
-    print(f"{'checkout':<22} {'command':<12} {'median s':>9} {'min-max s':>13} {'peak MB':>8}")
+    print(f"{'checkout':<22} {'command':<13} {'median s':>9} {'min-max s':>13} {'peak MB':>8}")
     for (checkout, name), samples in results.items():
         walls = [w for w, _ in samples]
         peak = statistics.median(m for _, m in samples)
         label = "this" if checkout == ROOT else str(checkout)
-        print(f"{label:<22} {name:<12} {statistics.median(walls):>9.2f} "
+        print(f"{label:<22} {name:<13} {statistics.median(walls):>9.2f} "
               f"{min(walls):>6.2f}-{max(walls):<6.2f} {peak:>8.0f}")
 
 
