@@ -129,12 +129,16 @@ class CifarResNet(nn.Module):
 # with a stem convolution without padding and a head of AvgPool(7, stride 1, padding 1) ->
 # flatten -> Linear. On 32x32 CIFAR-10 images the last feature map is 336 x 6 x 6, pooled to
 # 336 x 2 x 2, so the linear layer has 1,344 inputs as in the paper's code; on 28x28 MNIST it is
-# 336 x 5 x 5, pooled to 336 x 1 x 1 (336 inputs).
+# 336 x 5 x 5, pooled to 336 x 1 x 1 (336 inputs). The paper's code cannot run MNIST at all (its
+# stem takes 3 channels and its head 1,344 inputs, both fixed): the 1-channel stem and the head
+# sized from the input are memtui's adaptation.
 
 class _ConvModule(nn.Sequential):
+    # Every convolution keeps its bias, with BatchNorm too, as the paper's code has it: redundant
+    # under BatchNorm (it ends up in the running mean) but the parameter count is the reference's.
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int = 0,
                  batchnorm: bool = True) -> None:
-        super().__init__(nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=not batchnorm),
+        super().__init__(nn.Conv2d(c_in, c_out, kernel, stride, padding),
                          _norm2d(c_out, batchnorm), nn.ReLU(inplace=True))
 
 

@@ -88,23 +88,25 @@ def _resnet32_reference_count(c_in: int, k: int) -> int:
     return convs + 2 * bn_channels + 64 * k + k
 
 
-def _inception_reference_count(c_in: int, head_in: int, k: int, bn_params: int = 2) -> int:
+def _inception_reference_count(c_in: int, head_in: int, k: int, per_channel: int = 3) -> int:
     """Inception-small from its layer table (Zhang et al. 2017, Appendix A, as in the paper's
-    code): conv 3x3 96; Inception(32, 32), Inception(32, 48), Downsample(80); Inception(112, 48),
-    (96, 64), (80, 80), (48, 96), Downsample(96); Inception(176, 160) twice; each conv followed by
-    BatchNorm (scale and shift, no conv bias); head Linear(head_in, K): 1,344 inputs on CIFAR-10
-    as in the paper's code. With a global-average-pool head (336 inputs) and a BatchNorm shift
-    only, the same table gives 1,649,402 on CIFAR-10: Zhang et al.'s Table 1 count."""
-    total = _conv(c_in, 96, 3) + bn_params * 96
+    code, pakdd_models.py): conv 3x3 96; Inception(32, 32), Inception(32, 48), Downsample(80);
+    Inception(112, 48), (96, 64), (80, 80), (48, 96), Downsample(96); Inception(176, 160) twice;
+    each conv with its bias and then BatchNorm (scale and shift): 3 parameters per output
+    channel beside the weights, 1 without BatchNorm; head Linear(head_in, K): 1,344 inputs on
+    CIFAR-10 as in the paper's code. With a global-average-pool head (336 inputs), no conv bias
+    and a BatchNorm shift only (1 per channel), the same table gives 1,649,402 on CIFAR-10:
+    Zhang et al.'s Table 1 count."""
+    total = _conv(c_in, 96, 3) + per_channel * 96
     c = 96
     for kind, a, b in [("i", 32, 32), ("i", 32, 48), ("d", 80, 0), ("i", 112, 48), ("i", 96, 64),
                        ("i", 80, 80), ("i", 48, 96), ("d", 96, 0), ("i", 176, 160),
                        ("i", 176, 160)]:
         if kind == "i":
-            total += _conv(c, a, 1) + _conv(c, b, 3) + bn_params * (a + b)
+            total += _conv(c, a, 1) + _conv(c, b, 3) + per_channel * (a + b)
             c = a + b
         else:
-            total += _conv(c, a, 3) + bn_params * a
+            total += _conv(c, a, 3) + per_channel * a
             c = c + a
     return total + head_in * k + k
 
@@ -119,12 +121,14 @@ def test_paper_resnet32_parameter_count_equals_the_reference():
 def test_paper_inception_small_parameter_count_equals_the_reference():
     model = build_model(ModelConfig(arch="inception-small"), CIFAR_SHAPE, 10)
     assert model.classifier.in_features == 1344
-    assert _count(model) == _inception_reference_count(3, 1344, 10) == 1_661_194
+    assert _count(model) == _inception_reference_count(3, 1344, 10) == 1_662_906
+    without_bn = build_model(ModelConfig(arch="inception-small", batchnorm=False), CIFAR_SHAPE, 10)
+    assert _count(without_bn) == _inception_reference_count(3, 1344, 10, per_channel=1) == 1_659_482
     mnist = build_model(ModelConfig(arch="inception-small"), MNIST_SHAPE, 10)
     assert mnist.classifier.in_features == 336
     assert _count(mnist) == _inception_reference_count(1, 336, 10)
     # The layer table itself checked against a published count: Zhang et al.'s Table 1.
-    assert _inception_reference_count(3, 336, 10, bn_params=1) == 1_649_402
+    assert _inception_reference_count(3, 336, 10, per_channel=1) == 1_649_402
 
 
 def test_paper_inception_stem_has_no_padding_and_resnet_shortcuts_have_no_parameters():
