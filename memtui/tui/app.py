@@ -34,10 +34,10 @@ from memtui.tui.svg import pin_cells
 from memtui.tui.widgets import HelpScreen
 
 REFRESH_HZ = 1
-#: Charts (and the values tables beside them) redraw at most this often.
+#: Charts redraw at most this often (the values tables beside them every tick)...
 CHART_INTERVAL_S = 1.0
-#: ...and less often when the app's thread (charts, header, events together) would use more than
-#: this share of a core (benchmarks/watch_overhead.py measures it with 5 runs x 4 losses).
+#: ...and less often when drawing them would take more than this share of a core of the app's
+#: thread (benchmarks/watch_overhead.py measures the view with 5 runs x 4 losses).
 CHART_BUDGET = 0.02
 
 
@@ -153,6 +153,8 @@ class MemtuiApp(App[str]):
         changed = self.comparison.apply(run, event)
         if run == self.selected:
             self.run_screen.changed(changed)
+            if isinstance(event, RunFinished) and self.run_screen.is_mounted:
+                self.run_screen.flush(force=True)  # the final values, without waiting a turn
         else:
             self.run_screen.changed_elsewhere()
         who = f"{self.comparison.names[run]}: " if many else ""

@@ -18,7 +18,7 @@ from textual.widgets import ContentSwitcher, Footer, Static
 
 from memtui.metrics import METRICS
 from memtui.runstate import HEADER, OVERLAY_METRICS
-from memtui.tui.widgets import X_RANGES, ChartView, LossPane, OverlayView, RunHeader
+from memtui.tui.widgets import X_RANGES, ChartView, EpochChart, LossPane, OverlayView, RunHeader
 
 if TYPE_CHECKING:
     from memtui.tui.app import MemtuiApp
@@ -42,10 +42,11 @@ class RunScreen(Screen):
         self.chart_interval = chart_interval
         self.chart_budget = chart_budget
         self._charts_drawn = -math.inf
-        self._cpu_at_draw = 0.0
+        self._drawing_at_draw = 0.0  # EpochChart.drawing_seconds when the charts were last drawn
         self.overlay_metric = "memorized"
         self.panes: dict[str, LossPane] = {}
-        self._dirty: set[str] = set()
+        self._dirty: set[str] = set()  # panes whose charts wait for a redraw
+        self._values_dirty: set[str] = set()  # panes whose values wait (the next tick)
         self._overlay_dirty = True
         #: log scale, x range and cursor, shared by every chart
         self.view = ChartView()
@@ -91,6 +92,7 @@ class RunScreen(Screen):
     def changed(self, labels: set[str]) -> None:
         """The state of these losses (and HEADER) changed; they are drawn on the next tick."""
         self._dirty |= labels
+        self._values_dirty |= labels - {HEADER}
         self._overlay_dirty = self._overlay_dirty or bool(labels - {HEADER})
 
     def changed_elsewhere(self) -> None:
@@ -131,24 +133,29 @@ class RunScreen(Screen):
     # -- drawing ---------------------------------------------------------------------------------
 
     def flush(self, force: bool = False) -> None:
-        """Redraw what changed: the header every tick (for its clock), the charts at most every
-        ``chart_interval`` seconds, since a chart costs milliseconds of the GIL that training
-        shares. ``force`` draws the charts now (a key press, so the user sees it at once)."""
+        """Redraw what changed: the header every tick (for its clock) and the values of every
+        loss that changed, the charts at most every ``chart_interval`` seconds and no more often
+        than keeps their own drawing under ``chart_budget`` of a core, since a chart costs
+        milliseconds of the GIL that training shares. ``force`` draws the charts now (a key
+        press, so the user sees it at once; the end of the run)."""
         app = self.app
         self.header.show(app.state, paused=app.paused, stopping=app.stopping,
                          watching=app.watching)
         self._show_runs_line()
-        now, cpu = time.monotonic(), time.thread_time()
-        # Space chart redraws so that this thread (the app's: drawing the charts with plotext,
-        # compositing them, the header, the events) uses at most chart_budget of a core: it holds
-        # the GIL training needs. Its CPU time, not the wall time: on a busy machine a redraw's
-        # wall time includes waiting for a core, which is not what the view costs.
+        # The charts' own CPU time since they were last drawn (rendering that draw, re-rendering
+        # on a resize), against the budget for the time since: what the rest of the view costs
+        # (starting up, the header every tick) is the same whether charts are drawn or not, and
+        # must not hold them back.
+        now = time.monotonic()
         elapsed = now - self._charts_drawn
-        over_budget = cpu - self._cpu_at_draw > self.chart_budget * elapsed
+        cost = EpochChart.drawing_seconds - self._drawing_at_draw
+        over_budget = cost > self.chart_budget * elapsed
         if not force and (elapsed < self.chart_interval
                           or (over_budget and elapsed < MAX_CHART_WAIT_S)):
+            self._show_values()
             return
-        self._charts_drawn, self._cpu_at_draw = now, cpu
+        self._charts_drawn, self._drawing_at_draw = now, EpochChart.drawing_seconds
+        self._values_dirty.clear()
         dirty, self._dirty = self._dirty - {HEADER}, set()
         for label in dirty:
             pane = self.panes.get(label)
@@ -159,6 +166,14 @@ class RunScreen(Screen):
         if self._overlay_dirty and self.views.current == "overlay":
             self._overlay_dirty = False
             self.overlay.show(app.comparison, self.overlay_metric, self.view)
+
+    def _show_values(self) -> None:
+        for label in list(self._values_dirty):
+            pane = self.panes.get(label)
+            if pane is None or pane.is_mounted:
+                self._values_dirty.discard(label)
+            if pane is not None and pane.is_mounted:
+                pane.show_values()
 
     @property
     def pending_redraw(self) -> bool:

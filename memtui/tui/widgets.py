@@ -155,9 +155,9 @@ class EpochChart(PlotextPlot):
     y_range: tuple[float, float] = (0.0, 1.0)
     percent = False
     log_scale = False
-    #: CPU seconds spent drawing charts, all of them together: the app spaces redraws by it.
-    #: CPU time of the drawing thread, not wall time: on a busy machine the wall time of a
-    #: redraw includes waiting for a core, which is not what the view costs.
+    #: CPU seconds spent drawing charts, all of them together: the screen spaces redraws by it
+    #: (RunScreen.flush). CPU time of the drawing thread, not wall time: on a busy machine the
+    #: wall time of a redraw includes waiting for a core, which is not what the view costs.
     drawing_seconds = 0.0
 
     def render(self):
@@ -316,12 +316,18 @@ class LossPane(Vertical):
         self.show()  # the values table adds the best epoch when there is room
 
     def show(self, view: ChartView | None = None) -> None:
-        """Redraw from the loss's state; ``view`` (the screen's log / x range / cursor) is kept
-        for the redraws that come from resizing."""
+        """Redraw values and charts from the loss's state; ``view`` (the screen's log / x range /
+        cursor) is kept for the redraws that come from resizing."""
         if view is not None:
             if view.cursor != self.view.cursor:
                 self._laid_out = False  # the cursor's column is labelled by its epoch
             self.view = view
+        self.show_values()
+        self._show_charts()
+
+    def show_values(self) -> None:
+        """Redraw the table of values only: cheap, so it follows every epoch while the charts
+        wait for their turn."""
         view = self.view
         loss = self.loss
         wide = self.size.width >= 40  # room to say when the best value was reached
@@ -355,6 +361,8 @@ class LossPane(Vertical):
         alert.display = loss.diverged is not None
         self.set_class(loss.diverged is not None, "-diverged")
 
+    def _show_charts(self) -> None:
+        loss, view = self.loss, self.view
         last = loss.epochs[-1] if loss.epochs else 1
         no_color = self.app.no_color
         draw_series(self.query_one(".acc-chart", EpochChart), "accuracy %",

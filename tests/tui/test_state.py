@@ -9,7 +9,7 @@ from memtui.metrics import EVAL_METRICS, METRICS
 from memtui.runstate import HEADER, OVERLAY_METRICS, RunState, format_duration
 from memtui.tui.widgets import epoch_ticks
 
-from tui_helpers import fake_events
+from tui_helpers import fake_events, text_of, wait_for
 
 
 def test_state_follows_the_stream():
@@ -119,6 +119,80 @@ async def test_charts_redraw_at_most_once_an_interval_however_fast_epochs_arrive
         await pilot.press("o")  # a key draws at once
         assert sorted(draws) == ["CE", "MSE", "RLL"]
         assert not app.pending_redraw
+
+
+def _count_chart_draws(app) -> list[str]:
+    """Record every pane's full redraw (values and charts) by the pane's loss label."""
+    from memtui.tui.widgets import LossPane
+
+    draws: list[str] = []
+    for pane in app.query(LossPane):
+        original = pane.show
+        pane.show = lambda view=None, original=original, label=pane.loss.label: (
+            draws.append(label), original(view))[1]
+    return draws
+
+
+async def test_values_follow_every_epoch_while_the_charts_wait_their_turn():
+    from memtui.tui.app import MemtuiApp
+
+    app = MemtuiApp(chart_interval=3600.0, refresh_hz=4)
+    async with app.run_test(size=(120, 36)) as pilot:
+        stream = fake_events(epochs=3)
+        app.consume(stream[0])
+        await pilot.pause()
+        draws = _count_chart_draws(app)
+        for event in stream[1:]:
+            app.consume(event)
+        await pilot.pause(2 * app.refresh_interval)
+        assert draws == []  # the charts wait for their interval...
+        values = text_of(app.query_one(".loss-pane .values"))
+        latest = app.state.losses["CE"].latest["train_acc"]
+        assert f"{100 * latest:.1f}%" in values  # ...the values of epoch 3 do not
+
+
+async def test_the_end_of_a_run_draws_the_charts_at_once():
+    from memtui.tui.app import MemtuiApp
+
+    app = MemtuiApp(chart_interval=3600.0, refresh_hz=4)
+    async with app.run_test(size=(120, 36)) as pilot:
+        stream = fake_events(epochs=3)
+        app.consume(stream[0])
+        await pilot.pause()
+        draws = _count_chart_draws(app)
+        for event in stream[1:]:
+            app.consume(event)
+        app.consume(RunFinished("completed", 3))
+        assert sorted(draws) == ["CE", "MSE", "RLL"]
+
+
+async def test_what_the_view_costs_besides_its_charts_does_not_hold_them_back(monkeypatch):
+    """Starting up and the header's tick cost the app's thread the same with charts or
+    without: only the charts' own drawing is held to the budget."""
+    import time
+
+    from memtui.tui.app import MemtuiApp
+    from memtui.tui.widgets import EpochChart
+
+    app = MemtuiApp(chart_interval=0.1, chart_budget=0.02, refresh_hz=10)
+    async with app.run_test(size=(120, 36)) as pilot:
+        stream = fake_events(epochs=3)
+        app.consume(stream[0])
+        await pilot.pause()
+        draws = _count_chart_draws(app)
+        real_thread_time = time.thread_time
+        # the app's thread has used 100 s of CPU: far over 2% of any time this test lasts
+        monkeypatch.setattr(time, "thread_time", lambda: real_thread_time() + 100.0)
+        for event in stream[1:]:
+            app.consume(event)
+        await wait_for(lambda: sorted(draws) == ["CE", "MSE", "RLL"], pilot, timeout=10)
+
+        # the charts' own drawing over budget: they wait (at most MAX_CHART_WAIT_S)
+        draws.clear()
+        monkeypatch.setattr(EpochChart, "drawing_seconds", EpochChart.drawing_seconds + 100.0)
+        app.consume_all(fake_events(epochs=5)[-9:])  # epochs 4 and 5
+        await pilot.pause(5 * app.refresh_interval)
+        assert draws == []
 
 
 async def test_help_opens_over_a_ticking_view_and_closes():
