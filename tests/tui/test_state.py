@@ -121,10 +121,13 @@ async def test_charts_redraw_at_most_once_an_interval_however_fast_epochs_arrive
         assert not app.pending_redraw
 
 
-def _count_chart_draws(app) -> list[str]:
-    """Record every pane's full redraw (values and charts) by the pane's loss label."""
+async def _started_counting_draws(app, pilot) -> list[str]:
+    """Start a fake run in the app and record, from then on, every pane's full redraw (values
+    and charts) by the pane's loss label."""
     from memtui.tui.widgets import LossPane
 
+    app.consume(fake_events(epochs=0)[0])
+    await pilot.pause()
     draws: list[str] = []
     for pane in app.query(LossPane):
         original = pane.show
@@ -138,12 +141,8 @@ async def test_values_follow_every_epoch_while_the_charts_wait_their_turn():
 
     app = MemtuiApp(chart_interval=3600.0, refresh_hz=4)
     async with app.run_test(size=(120, 36)) as pilot:
-        stream = fake_events(epochs=3)
-        app.consume(stream[0])
-        await pilot.pause()
-        draws = _count_chart_draws(app)
-        for event in stream[1:]:
-            app.consume(event)
+        draws = await _started_counting_draws(app, pilot)
+        app.consume_all(fake_events(epochs=3)[1:])
         await pilot.pause(2 * app.refresh_interval)
         assert draws == []  # the charts wait for their interval...
         values = text_of(app.query_one(".loss-pane .values"))
@@ -156,12 +155,8 @@ async def test_the_end_of_a_run_draws_the_charts_at_once():
 
     app = MemtuiApp(chart_interval=3600.0, refresh_hz=4)
     async with app.run_test(size=(120, 36)) as pilot:
-        stream = fake_events(epochs=3)
-        app.consume(stream[0])
-        await pilot.pause()
-        draws = _count_chart_draws(app)
-        for event in stream[1:]:
-            app.consume(event)
+        draws = await _started_counting_draws(app, pilot)
+        app.consume_all(fake_events(epochs=3)[1:])
         app.consume(RunFinished("completed", 3))
         assert sorted(draws) == ["CE", "MSE", "RLL"]
 
@@ -176,15 +171,11 @@ async def test_what_the_view_costs_besides_its_charts_does_not_hold_them_back(mo
 
     app = MemtuiApp(chart_interval=0.1, chart_budget=0.02, refresh_hz=10)
     async with app.run_test(size=(120, 36)) as pilot:
-        stream = fake_events(epochs=3)
-        app.consume(stream[0])
-        await pilot.pause()
-        draws = _count_chart_draws(app)
+        draws = await _started_counting_draws(app, pilot)
         real_thread_time = time.thread_time
         # the app's thread has used 100 s of CPU: far over 2% of any time this test lasts
         monkeypatch.setattr(time, "thread_time", lambda: real_thread_time() + 100.0)
-        for event in stream[1:]:
-            app.consume(event)
+        app.consume_all(fake_events(epochs=3)[1:])
         await wait_for(lambda: sorted(draws) == ["CE", "MSE", "RLL"], pilot, timeout=10)
 
         # the charts' own drawing over budget: they wait (at most MAX_CHART_WAIT_S)
