@@ -428,7 +428,9 @@ def _check_version(document: dict[str, Any], path: Path) -> None:
                           f"up to {SCHEMA_VERSION}); upgrade memtui to read it")
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file memtui wrote (a run's config or summary, a sweep's manifest), or a
+    RunDirError that says what is wrong with it."""
     try:
         document = json.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -437,6 +439,11 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise RunDirError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(document, dict):
         raise RunDirError(f"{path} is not a JSON object")
+    return document
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    document = read_json_object(path)
     _check_version(document, path)
     return document
 

@@ -15,13 +15,12 @@ drives the sweep, after every change.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from memtui.errors import RunDirError
-from memtui.runlog import write_json_atomic
+from memtui.runlog import read_json_object, write_json_atomic
 
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
@@ -72,13 +71,8 @@ class Manifest:
         path = Path(sweep_dir) / MANIFEST_FILE
         if not path.is_file():
             raise RunDirError(f"{sweep_dir} is not a memtui sweep directory (no {MANIFEST_FILE})")
-        try:
-            document = json.loads(path.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RunDirError(f"{path} cannot be read: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise RunDirError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
+        document = read_json_object(path)
+        if not isinstance(document.get("cells"), list):
             raise RunDirError(f"{path} is not a memtui sweep manifest")
         version = document.get("schema_version")
         if not isinstance(version, int) or version > SCHEMA_VERSION:
