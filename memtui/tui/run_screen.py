@@ -170,9 +170,10 @@ class RunScreen(Screen):
     def _show_values(self) -> None:
         for label in list(self._values_dirty):
             pane = self.panes.get(label)
-            if pane is None or pane.is_mounted:
-                self._values_dirty.discard(label)
-            if pane is not None and pane.is_mounted:
+            if pane is not None and not pane.is_mounted:
+                continue  # drawn whole once mounted
+            self._values_dirty.discard(label)
+            if pane is not None:
                 pane.show_values()
 
     @property
