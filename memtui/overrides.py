@@ -79,7 +79,6 @@ def to_fields(given: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-
 def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"corruption": {"noise": x}}`` -> ``{"corruption.noise": x}``, the dotted names that
     overrides, sweep grids and run comparisons use; keys already dotted stay as they are, lists
