@@ -8,14 +8,22 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.geometry import Region, Size
 from textual.markup import escape
+from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import ProgressBar, Static
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from memtui.compare import Comparison, band, value_at
@@ -216,6 +224,88 @@ def draw_series(chart: EpochChart, title: str, series: list[Series], percent: bo
     chart.refresh()
 
 
+class ValuesTable(Widget):
+    """A borderless table: the first column left-aligned and styled per row, the others
+    right-aligned, the header dim; it looks as Rich's ``Table(box=None)`` does in a Static. The
+    values of every pane change each epoch, and a Static re-wrapped and re-styled its whole
+    table at each change: that was most of the view's CPU time with several runs on screen
+    (docs/benchmarks.md). This widget builds each line's segments once per change and hands
+    Textual finished lines."""
+
+    DEFAULT_CSS = "ValuesTable { height: auto; width: 1fr; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._strips: list[Strip] = []
+        self._base = Style()
+
+    @property
+    def plain(self) -> str:
+        return "\n".join(strip.text for strip in self._strips)
+
+    def show(self, header: tuple[str, ...], rows: list[tuple[str, ...]], gap: int,
+             title_styles: list[str]) -> None:
+        """``title_styles``: a Rich style for each row's first cell ("" for none)."""
+        table = [header, *rows]
+        widths = [max(cell_len(row[i]) for row in table) for i in range(len(header))]
+        strips = []
+        for number, row in enumerate(table):
+            rest = "".join(" " * (gap + width - cell_len(cell)) + cell
+                           for cell, width in zip(row[1:], widths[1:]))
+            first = row[0] + " " * (widths[0] - cell_len(row[0]))
+            if number == 0:
+                segments = [Segment(first + rest, DIM)]
+            else:
+                style = title_styles[number - 1]
+                segments = [Segment(first, Style.parse(style) if style else None), Segment(rest)]
+            strips.append(Strip(segments, sum(widths) + gap * (len(widths) - 1)))
+        new_height = len(strips) != len(self._strips)
+        self._strips = strips
+        self.refresh(layout=new_height)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return max((strip.cell_length for strip in self._strips), default=0)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._strips)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._base = self.rich_style  # once per redraw, not per line: it walks the DOM
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        base = self._base
+        width = self.size.width
+        if y >= len(self._strips):
+            return Strip.blank(width, base)
+        return self._strips[y].apply_style(base).crop_extend(0, width, base)
+
+
+DIM = Style(dim=True)
+
+
+class EpochBar(Widget):
+    """The run's progress as a line of "━", drawn as Textual's ProgressBar draws it. Not that
+    widget itself: it updates its ETA on a timer of its own, once a second even when hidden, and
+    so made the screen draw twice a second instead of once (docs/benchmarks.md)."""
+
+    DEFAULT_CSS = "EpochBar { height: 1; width: 1fr; }"
+
+    fraction: reactive[float] = reactive(0.0)
+
+    def render(self) -> Content:
+        width = self.size.width
+        end = round(width * min(1.0, max(0.0, self.fraction)) * 2) / 2  # to half a cell
+        whole, half = int(end), end % 1 > 0
+        if end == 0:
+            done, left = "", "━" * width
+        else:
+            done = "━" * whole + ("╸" if half else "")
+            left = ("╺" if not half and end != width else "") + "━" * (width - whole - 1)
+        colour = "$success" if self.fraction >= 1 else "$primary"
+        return Content.assemble((done, colour), (left, "$surface"))
+
+
 class RunHeader(Vertical):
     """Preset, data, corruption, model and device; epoch k/N with a progress bar, elapsed, ETA,
     images/s and the run's status."""
@@ -241,7 +331,7 @@ class RunHeader(Vertical):
         yield Static(id="run-info")
         with Horizontal(id="run-progress"):
             yield Static(id="epoch-label")
-            yield ProgressBar(total=1.0, show_eta=False, show_percentage=False, id="progress")
+            yield EpochBar(id="progress")
             yield Static(id="run-stats")
             yield Static(id="run-status")
 
@@ -265,8 +355,7 @@ class RunHeader(Vertical):
         current = min(total, state.epochs_done + (0 if state.finished else 1))
         self._put("#epoch-label", f"epoch {current}/{state.epochs_total or '?'} ")
         # in steps of half a percent: finer moves are invisible but would each cost a frame
-        self.query_one("#progress", ProgressBar).update(
-            progress=round(state.fraction_done * 200) / 200)
+        self.query_one("#progress", EpochBar).fraction = round(state.fraction_done * 200) / 200
         stats = f" {format_duration(state.elapsed())}  ETA {format_duration(state.eta())}  "
         speed = format_value("images_per_s", state.images_per_s)
         self._put("#run-stats", f"{stats}{speed} img/s ")
@@ -296,14 +385,13 @@ class LossPane(Vertical):
         super().__init__(classes="loss-pane")
         self.loss = loss
         self.view = ChartView()
-        self._laid_out = False
         kind = "symmetric" if loss.info.symmetric else "standard"
         colour = "$success" if loss.info.symmetric else "$warning"
         self.border_title = f"[b]{escape(loss.label)}[/b] [{colour}]{kind}[/]"
         self.set_class(loss.info.symmetric, "-symmetric")
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="values")
+        yield ValuesTable(classes="values")
         yield Static(classes="alert")
         yield EpochChart(classes="acc-chart")
         yield EpochChart(classes="loss-chart")
@@ -312,15 +400,12 @@ class LossPane(Vertical):
         self.show()
 
     def on_resize(self) -> None:
-        self._laid_out = False
         self.show()  # the values table adds the best epoch when there is room
 
     def show(self, view: ChartView | None = None) -> None:
         """Redraw values and charts from the loss's state; ``view`` (the screen's log / x range /
         cursor) is kept for the redraws that come from resizing."""
         if view is not None:
-            if view.cursor != self.view.cursor:
-                self._laid_out = False  # the cursor's column is labelled by its epoch
             self.view = view
         self.show_values()
         self._show_charts()
@@ -331,13 +416,8 @@ class LossPane(Vertical):
         view = self.view
         loss = self.loss
         wide = self.size.width >= 40  # room to say when the best value was reached
-        table = Table(box=None, padding=(0, 0, 0, 2 if wide else 1), pad_edge=False,
-                      show_edge=False, header_style="dim")
-        table.add_column("", no_wrap=True)
-        table.add_column("now" if view.cursor is None else f"ep {view.cursor}", justify="right",
-                         no_wrap=True)
-        table.add_column("best (epoch)" if wide else "best", justify="right", no_wrap=True)
         series = {**ACC_SERIES, **LOSS_SERIES}
+        rows, title_styles = [], []
         for name in PANE_METRICS:
             colour = series.get(name)
             best = loss.best.get(name)
@@ -347,12 +427,11 @@ class LossPane(Vertical):
                 best_text += f" ({best[1]})" if wide else ""
             value = (loss.latest.get(name) if view.cursor is None
                      else value_at(loss, name, view.cursor))
-            table.add_row(Text(METRICS[name].title, style=rich_colour(colour) if colour else ""),
-                          format_value(name, value), best_text)
-        values = self.query_one(".values", Static)
-        # same rows every time, so the pane's layout stands once the table is first laid out
-        values.update(table, layout=not self._laid_out)
-        self._laid_out = True
+            rows.append((METRICS[name].title, format_value(name, value), best_text))
+            title_styles.append(rich_colour(colour) if colour else "")
+        header = ("", "now" if view.cursor is None else f"ep {view.cursor}",
+                  "best (epoch)" if wide else "best")
+        self.query_one(".values", ValuesTable).show(header, rows, 2 if wide else 1, title_styles)
 
         alert = self.query_one(".alert", Static)
         if loss.diverged is not None:

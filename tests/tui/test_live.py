@@ -41,7 +41,7 @@ async def test_one_pane_per_loss_whose_values_follow_the_epochs(make_run):
 
         first = {label: loss.latest["test_acc"] for label, loss in app.state.losses.items()}
         for pane in panes:
-            shown = text_of(pane.query_one(".values", Static))
+            shown = text_of(pane.query_one(".values"))
             assert format_value("test_acc", first[pane.loss.label]) in shown
 
         gate.release()  # epoch 1 ends, epoch 2 trains and is measured
@@ -54,7 +54,7 @@ async def test_one_pane_per_loss_whose_values_follow_the_epochs(make_run):
         for pane in panes:
             last = run_record.metrics_of(pane.loss.label)[-1]
             assert last["epoch"] == 2
-            shown = text_of(pane.query_one(".values", Static))
+            shown = text_of(pane.query_one(".values"))
             assert format_value("train_acc", last["train_acc"]) in shown
             assert format_value("test_acc", last["test_acc"]) in shown
         assert "epoch 2/2" in text_of(app.query_one("#epoch-label", Static))

@@ -66,7 +66,7 @@ async def test_watch_follows_a_run_directory_while_it_grows(finished_run, tmp_pa
         await drawn(app, pilot)
         last = json.loads(lines[-2])
         pane = next(p for p in app.query(LossPane) if p.loss.label == last["loss"])
-        assert format_value("test_acc", last["test_acc"]) in text_of(pane.query_one(".values", Static))
+        assert format_value("test_acc", last["test_acc"]) in text_of(pane.query_one(".values"))
         assert not app.state.finished
 
         shutil.copy(finished_run / "summary.json", growing / "summary.json")

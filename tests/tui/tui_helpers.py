@@ -74,7 +74,9 @@ def fake_events(epochs: int = 24, diverge: str | None = None) -> list[Event]:
 
 
 def text_of(static) -> str:
-    """The plain text a Static shows (a Rich renderable or a string)."""
+    """The plain text a Static shows (a Rich renderable or a string), or a ValuesTable."""
+    if hasattr(static, "plain"):
+        return static.plain
     console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
     console.print(static.content)
     return console.export_text()
