@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -243,8 +244,8 @@ class ValuesTable(Widget):
     def plain(self) -> str:
         return "\n".join(strip.text for strip in self._strips)
 
-    def show(self, header: tuple[str, ...], rows: list[tuple[str, ...]], gap: int,
-             title_styles: list[str]) -> None:
+    def show(self, header: tuple[str, ...], rows: Sequence[tuple[str, ...]], gap: int,
+             title_styles: Sequence[str]) -> None:
         """``title_styles``: a Rich style for each row's first cell ("" for none)."""
         table = [header, *rows]
         widths = [max(cell_len(row[i]) for row in table) for i in range(len(header))]
