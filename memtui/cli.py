@@ -165,8 +165,9 @@ def report(
     long: Annotated[Optional[Path], typer.Option(
         help="Also write a tidy .csv table: a row per run (cell) x loss x epoch.")] = None,
 ) -> None:
-    """Summarise finished runs: final and best metrics per loss, as a table, Markdown, CSV or
-    JSON, and optionally a figure of the curves."""
+    """Summarise runs (a run still going, or killed, from its metrics, marked as such): final
+    and best metrics per loss, as a table, Markdown, CSV or JSON, and optionally a figure of the
+    curves."""
     from memtui.report import report_runs
 
     report_runs(run_dirs, format, plot, long=long)
@@ -175,8 +176,8 @@ def report(
 @app.command()
 def sweep(
     grid_file: Annotated[Optional[Path], typer.Argument(
-        help="A grid file (TOML: base preset, [set], [grid] axes, [resources]) or a shipped "
-        "grid's name (noise-grid).", show_default=False)] = None,
+        help="A grid file (TOML: base preset, \\[set], \\[grid] axes, \\[resources]) or a "
+        "shipped grid's name (noise-grid).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(
         help="Sweep directory (default sweeps/<timestamp>-<name>).")] = None,
     parallel: Annotated[Optional[int], typer.Option(
@@ -238,7 +239,8 @@ def presets(ctx: typer.Context) -> None:
 def presets_show(
     name: Annotated[str, typer.Argument(help="A shipped preset name or a path to a .toml file.")],
 ) -> None:
-    """Print a preset fully resolved (every default filled in) as TOML you can save and edit."""
+    """Print a preset resolved (every option that has a value; TOML has no null, so unset ones
+    such as threads or data.subset are left out) as TOML you can save and edit."""
     from memtui.config import load_preset, to_toml
 
     typer.echo(to_toml(load_preset(name)), nl=False)

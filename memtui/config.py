@@ -328,5 +328,6 @@ def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> Expe
 
 
 def to_toml(config: ExperimentConfig) -> str:
-    """The fully resolved config as TOML a user can save, edit and pass back to --preset."""
+    """The resolved config as TOML a user can save, edit and pass back to --preset: every option
+    that has a value (TOML has no null; an unset option is left out)."""
     return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))

@@ -110,6 +110,7 @@ def start_run(config: ExperimentConfig, *, sinks: Sequence[Sink] = (),
     run_dir = Path(config.out) if config.out is not None else default_run_dir(config.name, runs_root)
     config = config.model_copy(update={"out": run_dir})
     fresh_dir = not run_dir.exists()
+    fresh_parent = not run_dir.parent.exists()  # ./runs on a first run
     create_run_dir(run_dir)
     lock = lock_run_dir(run_dir)
     writer = RunLogWriter(run_dir)
@@ -124,6 +125,8 @@ def start_run(config: ExperimentConfig, *, sinks: Sequence[Sink] = (),
             (run_dir / LOCK_FILE).unlink(missing_ok=True)
             if not any(run_dir.iterdir()):
                 run_dir.rmdir()  # leave no empty run behind a typo
+                if fresh_parent and not any(run_dir.parent.iterdir()):
+                    run_dir.parent.rmdir()
         raise
     return Run(config, run_dir, engine, writer, lock)
 

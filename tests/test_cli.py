@@ -211,6 +211,18 @@ def test_missing_data_offline_names_layout_folder_and_data_dir_and_leaves_no_run
     assert not out_dir.exists(), "a run that never started leaves no directory behind"
 
 
+def test_a_first_run_refused_for_its_data_leaves_no_empty_runs_folder(tmp_path, monkeypatch,
+                                                                       capsys):
+    preset = write_preset(tmp_path / "p.toml", data={"dataset": "mnist"})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = call_main(monkeypatch, capsys, "run", "--no-ui", "--preset", str(preset),
+                       "--data-dir", str(empty))
+    assert_clean_error(*result, "--data-dir")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_an_output_dir_under_a_regular_file_is_refused(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("keep me")
