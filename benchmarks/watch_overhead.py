@@ -51,11 +51,11 @@ def values(label: str, epoch: int, seed: int) -> dict[str, float]:
             "eval_seconds": 0.1, "images_per_s": 5000.0}
 
 
-def start_runs(root: Path, runs: int) -> list[Path]:
+def start_runs(root: Path, runs: int, epochs: int = EPOCHS) -> list[Path]:
     paths = []
     for seed in range(runs):
         config = json.loads(json.dumps(FAKE_CONFIG))
-        config.update(seed=seed, epochs=EPOCHS)
+        config.update(seed=seed, epochs=epochs)
         if seed >= 3:
             config["corruption"]["noise"] = 0.8
         path = root / f"run{seed}"
@@ -65,10 +65,10 @@ def start_runs(root: Path, runs: int) -> list[Path]:
     return paths
 
 
-def grow(paths: list[Path], epoch_s: float) -> None:
+def grow(paths: list[Path], epoch_s: float, epochs: int = EPOCHS) -> None:
     """The writer, in its own process (``--write``): an epoch per run every ``epoch_s``."""
     epoch = 0
-    while True:
+    while epoch < epochs:
         time.sleep(epoch_s)
         epoch += 1
         for seed, path in enumerate(paths):
@@ -77,10 +77,10 @@ def grow(paths: list[Path], epoch_s: float) -> None:
                     record = to_record(EpochMetrics(epoch, info.label,
                                                     values(info.label, epoch, seed)))
                     fh.write(json.dumps(record) + "\n")
-                fh.write(json.dumps(to_record(EpochEnded(epoch, EPOCHS, epoch_s))) + "\n")
+                fh.write(json.dumps(to_record(EpochEnded(epoch, epochs, epoch_s))) + "\n")
 
 
-REDRAWS = {"overlay": 0, "panes": 0}
+REDRAWS = {"overlay": 0, "panes": 0, "values": 0}
 
 
 def counted(cls: type, view: str) -> None:
@@ -97,6 +97,13 @@ def counted(cls: type, view: str) -> None:
 async def measure(paths: list[Path], seconds: float) -> dict[str, float]:
     counted(OverlayView, "overlay")
     counted(LossPane, "panes")
+    show_values = LossPane.show_values
+
+    def counted_values(self):
+        REDRAWS["values"] += 1
+        return show_values(self)
+
+    LossPane.show_values = counted_values  # type: ignore[method-assign]
     app = MemtuiApp(MultiRunSource([RunDirSource(p) for p in paths], [p.name for p in paths]))
     out: dict[str, float] = {}
     async with app.run_test(size=(160, 48)) as pilot:
@@ -107,7 +114,7 @@ async def measure(paths: list[Path], seconds: float) -> dict[str, float]:
             await pilot.pause(2)
             wall, cpu, proc = time.perf_counter(), time.thread_time(), time.process_time()
             drawing = EpochChart.drawing_seconds
-            redraws = REDRAWS[view]
+            redraws, values = REDRAWS[view], REDRAWS["values"]
             epochs = app.comparison.runs[0].epochs_done
             await asyncio.sleep(seconds)
             wall = time.perf_counter() - wall
@@ -118,6 +125,9 @@ async def measure(paths: list[Path], seconds: float) -> dict[str, float]:
                 EpochChart.drawing_seconds - drawing) / wall
             out[f"{view}: redraws ({'overlay' if view == 'overlay' else 'a pane'}) per minute"] = (
                 (REDRAWS[view] - redraws) / (len(LOSSES) if view == "panes" else 1) * 60 / wall)
+            if view == "panes":  # a full redraw of a pane draws its values too
+                out["panes: values redraws (a pane) per minute"] = (
+                    (REDRAWS["values"] - values) / len(LOSSES) * 60 / wall)
             out[f"{view}: epochs followed"] = app.comparison.runs[0].epochs_done - epochs
         await pilot.press("q")
     return out
@@ -128,16 +138,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--epoch-s", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=EPOCHS,
+                        help="of each run (the charts also redraw every tenth of a run)")
     parser.add_argument("--write", type=Path, nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write:
-        grow(args.write, args.epoch_s)
+        grow(args.write, args.epoch_s, args.epochs)
         return
     print(f"load average before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory(prefix="memtui-watch-bench-") as tmp:
-        paths = start_runs(Path(tmp), args.runs)
+        paths = start_runs(Path(tmp), args.runs, args.epochs)
         writer = subprocess.Popen([sys.executable, __file__, "--epoch-s", str(args.epoch_s),
-                                   "--write", *map(str, paths)])
+                                   "--epochs", str(args.epochs), "--write", *map(str, paths)])
         try:
             result = asyncio.run(measure(paths, args.seconds))
         finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -34,20 +34,21 @@ from memtui.tui.svg import pin_cells
 from memtui.tui.widgets import HelpScreen
 
 REFRESH_HZ = 1
-#: Charts redraw at most this often (the values tables beside them every tick)...
+#: Charts redraw at most this often...
 CHART_INTERVAL_S = 1.0
-#: ...and less often when drawing them would take more than this share of a core of the app's
-#: thread (benchmarks/watch_overhead.py measures the view with 5 runs x 4 losses).
-CHART_BUDGET = 0.02
+#: ...and the view as a whole (its thread: charts, values, compositing, events) takes at most
+#: about this share of a core (RunScreen.flush; benchmarks/watch_overhead.py measures it with
+#: 5 runs x 4 losses).
+VIEW_BUDGET = 0.015
 
 
 class RunEvent(Message):
-    """An event of the run (of run number ``run`` when there are several), or a SourceNotice,
-    posted from the source's thread."""
+    """Events of the run (of run number ``run`` when there are several), or SourceNotices,
+    posted from the source's thread: as many as it read at once."""
 
-    def __init__(self, event: Event | SourceNotice, run: int = 0) -> None:
+    def __init__(self, events: Sequence[Event | SourceNotice], run: int = 0) -> None:
         super().__init__()
-        self.event = event
+        self.events = events
         self.run = run
 
 
@@ -77,11 +78,11 @@ class MemtuiApp(App[str]):
 
     def __init__(self, source: RunSource | None = None, *,
                  clock: Callable[[], float] = time.time, refresh_hz: float = REFRESH_HZ,
-                 chart_interval: float = CHART_INTERVAL_S, chart_budget: float = CHART_BUDGET
+                 chart_interval: float = CHART_INTERVAL_S, view_budget: float = VIEW_BUDGET
                  ) -> None:
         """``source``: where events come from; None: only through ``consume`` (tests,
         screenshots). ``clock`` gives the elapsed time; tests freeze it. ``chart_interval`` and
-        ``chart_budget`` throttle chart redraws (see RunScreen.flush)."""
+        ``view_budget`` throttle redraws (see RunScreen.flush)."""
         super().__init__()
         self.source = source
         sources: list[RunSource] = (source.sources if isinstance(source, MultiRunSource)
@@ -95,7 +96,7 @@ class MemtuiApp(App[str]):
         self.state = self.comparison.runs[0]
         self._sources = sources
         self.refresh_interval = 1.0 / refresh_hz
-        self.run_screen = RunScreen(self.refresh_interval, chart_interval, chart_budget)
+        self.run_screen = RunScreen(self.refresh_interval, chart_interval, view_budget)
         self.stopping = False
         self._worker: Worker | None = None
         #: The app's event loop once mounted: what a signal handler schedules the quit on.
@@ -118,7 +119,7 @@ class MemtuiApp(App[str]):
     def on_mount(self) -> None:
         self.loop = asyncio.get_running_loop()
         if self.source is not None:
-            self.source.attach(lambda event, run=0: self.post_message(RunEvent(event, run)))
+            self.source.attach(lambda events, run=0: self.post_message(RunEvent(events, run)))
             self._worker = self.run_worker(self.source.work, name="source", thread=True,
                                            exit_on_error=False)
 
@@ -132,9 +133,9 @@ class MemtuiApp(App[str]):
     # -- the event stream ------------------------------------------------------------------------
 
     def on_run_event(self, message: RunEvent) -> None:
-        self.consume(message.event, message.run)
+        self.consume_all(message.events, message.run)
 
-    def consume_all(self, events: Iterable[Event], run: int = 0) -> None:
+    def consume_all(self, events: Iterable[Event | SourceNotice], run: int = 0) -> None:
         for event in events:
             self.consume(event, run)
 

@@ -132,16 +132,15 @@ class RemoteRunSource(ReadOnlySource):
                 retry = RETRY_S
                 self._say("")
             events = self.inner.poll()
-            if self._deliver is not None:
-                for event in events:
-                    self._deliver(event)
+            if events and self._deliver is not None:
+                self._deliver(events)
             if self.inner.finished:
                 return
             self._stop.wait(self.poll_s)
 
     def _say(self, text: str) -> None:
         if self._deliver is not None:
-            self._deliver(SourceNotice(text))
+            self._deliver([SourceNotice(text)])
 
     def request_stop(self) -> None:
         self._stop.set()

@@ -18,6 +18,7 @@ from textual.widgets import ContentSwitcher, Footer, Static
 
 from memtui.metrics import METRICS
 from memtui.runstate import HEADER, OVERLAY_METRICS
+from memtui.tui.budget import CpuBudget
 from memtui.tui.widgets import X_RANGES, ChartView, EpochChart, LossPane, OverlayView, RunHeader
 
 if TYPE_CHECKING:
@@ -27,8 +28,15 @@ if TYPE_CHECKING:
 MIN_PANE_WIDTH = 26
 #: A pane lower than this shows one chart at a time (`l` switches accuracy / loss).
 MIN_TWO_CHART_HEIGHT = 26
-#: However costly the charts, they are redrawn at least this often.
-MAX_CHART_WAIT_S = 30.0
+#: However short the view's CPU budget, the charts are redrawn at least this often...
+MAX_CHART_WAIT_S = 40.0
+#: ...and, in a run shorter than SHORT_RUN_S, whenever it has gone this share of its epochs
+#: further, so that the demo (50 epochs in 35 s) is not charted only once; such redraws, like
+#: those the user asks for, are not charged to the budget...
+MAX_CHART_LAG = 0.1
+SHORT_RUN_S = 300.0
+#: ...and the values tables at least this often.
+MAX_VALUES_WAIT_S = 5.0
 #: Below this (columns, rows) the view says the terminal is too small.
 MIN_SIZE = (40, 12)
 
@@ -36,13 +44,17 @@ MIN_SIZE = (40, 12)
 class RunScreen(Screen):
     app: MemtuiApp
 
-    def __init__(self, refresh_interval: float, chart_interval: float, chart_budget: float) -> None:
+    def __init__(self, refresh_interval: float, chart_interval: float, view_budget: float) -> None:
         super().__init__()
         self.refresh_interval = refresh_interval
         self.chart_interval = chart_interval
-        self.chart_budget = chart_budget
+        self.view_budget = view_budget
+        self.budget = CpuBudget(view_budget)
         self._charts_drawn = -math.inf
+        self._values_drawn = -math.inf
         self._drawing_at_draw = 0.0  # EpochChart.drawing_seconds when the charts were last drawn
+        self._charts_show_data = False  # whether the charts have been drawn with any epoch yet
+        self._fraction_charted = 0.0  # how far the run was when the charts were last drawn
         self.overlay_metric = "memorized"
         self.panes: dict[str, LossPane] = {}
         self._dirty: set[str] = set()  # panes whose charts wait for a redraw
@@ -133,28 +145,41 @@ class RunScreen(Screen):
     # -- drawing ---------------------------------------------------------------------------------
 
     def flush(self, force: bool = False) -> None:
-        """Redraw what changed: the header every tick (for its clock) and the values of every
-        loss that changed, the charts at most every ``chart_interval`` seconds and no more often
-        than keeps their own drawing under ``chart_budget`` of a core, since a chart costs
-        milliseconds of the GIL that training shares. ``force`` draws the charts now (a key
-        press, so the user sees it at once; the end of the run)."""
+        """Redraw what changed, within the view's CPU budget (``view_budget`` of a core, for the
+        app's whole thread): the header every tick, for its clock; the values of the losses that
+        changed when the budget allows, and at least every ``MAX_VALUES_WAIT_S``; the charts,
+        which cost tens of milliseconds of the GIL that training shares, at most every
+        ``chart_interval`` seconds, when the budget holds what their last redraw cost, and at
+        least every ``MAX_CHART_WAIT_S`` (and every ``MAX_CHART_LAG`` of a short run); the first
+        epoch's whatever the budget, so that a run never starts with empty charts. ``force``
+        draws everything now (a key press, so the user sees it at once; the end of the run)."""
         app = self.app
+        self.budget.update()
         self.header.show(app.state, paused=app.paused, stopping=app.stopping,
                          watching=app.watching)
         self._show_runs_line()
-        # The charts' own CPU time since they were last drawn (rendering that draw, re-rendering
-        # on a resize), against the budget for the time since: what the rest of the view costs
-        # (starting up, the header every tick) is the same whether charts are drawn or not, and
-        # must not hold them back.
         now = time.monotonic()
         elapsed = now - self._charts_drawn
+        # what the charts cost since they were last drawn (that draw, re-rendering on a resize)
         cost = EpochChart.drawing_seconds - self._drawing_at_draw
-        over_budget = cost > self.chart_budget * elapsed
-        if not force and (elapsed < self.chart_interval
-                          or (over_budget and elapsed < MAX_CHART_WAIT_S)):
-            self._show_values()
+        first_data = not self._charts_show_data and self._has_data()
+        lagging = (self._short_run()
+                   and app.state.fraction_done - self._fraction_charted >= MAX_CHART_LAG)
+        if not force and (elapsed < self.chart_interval or not (
+                first_data or lagging or self.budget.affords(cost)
+                or elapsed >= MAX_CHART_WAIT_S)):
+            if self._values_dirty and (self.budget.affords()
+                                       or now - self._values_drawn >= MAX_VALUES_WAIT_S):
+                self._show_values()
             return
+        if force or first_data or lagging:
+            # drawn for the user (a key, the first epoch, a short run kept lively), not at the
+            # view's own pace: kept off the account, or the values would wait to pay for it
+            self.budget.forgive()
         self._charts_drawn, self._drawing_at_draw = now, EpochChart.drawing_seconds
+        self._fraction_charted = app.state.fraction_done
+        self._values_drawn = now
+        self._charts_show_data = self._charts_show_data or self._has_data()
         self._values_dirty.clear()
         dirty, self._dirty = self._dirty - {HEADER}, set()
         for label in dirty:
@@ -167,7 +192,17 @@ class RunScreen(Screen):
             self._overlay_dirty = False
             self.overlay.show(app.comparison, self.overlay_metric, self.view)
 
+    def _short_run(self) -> bool:
+        seconds = self.app.state.epoch_seconds
+        return bool(seconds) and (self.app.state.epochs_total * sum(seconds) / len(seconds)
+                                  <= SHORT_RUN_S)
+
+    def _has_data(self) -> bool:
+        return any(loss.epochs for state in self.app.comparison.runs
+                   for loss in state.losses.values())
+
     def _show_values(self) -> None:
+        self._values_drawn = time.monotonic()
         for label in list(self._values_dirty):
             pane = self.panes.get(label)
             if pane is not None and not pane.is_mounted:

@@ -14,6 +14,7 @@ source and goes back.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,9 +304,9 @@ class CellEvent(Message):
     """An event of the open cell's run, from its source's thread; dropped if the user has since
     gone back or opened another cell."""
 
-    def __init__(self, event: Event, source: RunDirSource) -> None:
+    def __init__(self, events: Sequence[Event], source: RunDirSource) -> None:
         super().__init__()
-        self.event = event
+        self.events = events
         self.source = source
 
 
@@ -347,9 +348,9 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
         self.state.started_at = source.started_at
         self._sources = [source]
         self.run_screen = CellScreen(self.refresh_interval, screen.chart_interval,
-                                     screen.chart_budget)
+                                     screen.view_budget)
         self.source = source
-        source.attach(lambda event: self.post_message(CellEvent(event, source)))
+        source.attach(lambda events: self.post_message(CellEvent(events, source)))
         self._worker = self.run_worker(source.work, name="source", thread=True,
                                        exit_on_error=False)
         self.push_screen(self.run_screen)
@@ -372,7 +373,7 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
 
     def on_cell_event(self, message: CellEvent) -> None:
         if message.source is self.source:
-            self.consume(message.event)
+            self.consume_all(message.events)
 
 
 def run_sweep_board(path: Path) -> int:

@@ -139,7 +139,7 @@ async def _started_counting_draws(app, pilot) -> list[str]:
 async def test_values_follow_every_epoch_while_the_charts_wait_their_turn():
     from memtui.tui.app import MemtuiApp
 
-    app = MemtuiApp(chart_interval=3600.0, refresh_hz=4)
+    app = MemtuiApp(chart_interval=3600.0, view_budget=1.0, refresh_hz=4)
     async with app.run_test(size=(120, 36)) as pilot:
         draws = await _started_counting_draws(app, pilot)
         app.consume_all(fake_events(epochs=3)[1:])
@@ -161,29 +161,97 @@ async def test_the_end_of_a_run_draws_the_charts_at_once():
         assert sorted(draws) == ["CE", "MSE", "RLL"]
 
 
-async def test_what_the_view_costs_besides_its_charts_does_not_hold_them_back(monkeypatch):
-    """Starting up and the header's tick cost the app's thread the same with charts or
-    without: only the charts' own drawing is held to the budget."""
-    import time
+def overspent(app, seconds: float = 100.0) -> None:
+    """As if the app's thread had just used ``seconds`` of CPU more than its budget allows."""
+    app.run_screen.budget.balance = -seconds
 
+
+async def test_the_first_epoch_is_charted_whatever_the_budget_then_charts_wait_for_it():
     from memtui.tui.app import MemtuiApp
-    from memtui.tui.widgets import EpochChart
 
-    app = MemtuiApp(chart_interval=0.1, chart_budget=0.02, refresh_hz=10)
+    app = MemtuiApp(chart_interval=0.1, view_budget=0.02, refresh_hz=10)
     async with app.run_test(size=(120, 36)) as pilot:
         draws = await _started_counting_draws(app, pilot)
-        real_thread_time = time.thread_time
-        # the app's thread has used 100 s of CPU: far over 2% of any time this test lasts
-        monkeypatch.setattr(time, "thread_time", lambda: real_thread_time() + 100.0)
+        overspent(app)
         app.consume_all(fake_events(epochs=3)[1:])
         await wait_for(lambda: sorted(draws) == ["CE", "MSE", "RLL"], pilot, timeout=10)
 
-        # the charts' own drawing over budget: they wait (at most MAX_CHART_WAIT_S)
         draws.clear()
-        monkeypatch.setattr(EpochChart, "drawing_seconds", EpochChart.drawing_seconds + 100.0)
         app.consume_all(fake_events(epochs=5)[-9:])  # epochs 4 and 5
         await pilot.pause(5 * app.refresh_interval)
-        assert draws == []
+        assert draws == []  # they wait (at most MAX_CHART_WAIT_S)
+        assert app.pending_redraw
+
+
+@pytest.mark.parametrize("epoch_s, charted", [(0.5, True), (100.0, False)],
+                         ids=["a 30 s run: charted", "a 100 min run: waits"])
+async def test_over_budget_a_short_run_is_still_charted_every_tenth_of_the_way(epoch_s, charted):
+    import dataclasses
+
+    from memtui.tui.app import MemtuiApp
+
+    events = [dataclasses.replace(e, seconds=epoch_s) if isinstance(e, EpochEnded) else e
+              for e in fake_events(epochs=12)]  # of 60 epochs
+    app = MemtuiApp(chart_interval=0.1, view_budget=0.02, refresh_hz=10)
+    async with app.run_test(size=(120, 36)) as pilot:
+        draws = await _started_counting_draws(app, pilot)
+        app.consume_all(events[1:21])  # epochs 1-5: the first is charted whatever the budget
+        await wait_for(lambda: len(draws) == 3, pilot, timeout=10)
+        draws.clear()
+        overspent(app)
+        app.consume_all(events[21:])  # to epoch 12: a tenth of the run further
+        await pilot.pause(5 * app.refresh_interval)
+        assert (sorted(draws) == ["CE", "MSE", "RLL"]) is charted
+
+
+async def test_over_budget_the_values_still_follow_at_their_longest_wait(monkeypatch):
+    from memtui.tui import run_screen
+    from memtui.tui.app import MemtuiApp
+
+    monkeypatch.setattr(run_screen, "MAX_VALUES_WAIT_S", 2.0)
+    app = MemtuiApp(chart_interval=3600.0, view_budget=0.02, refresh_hz=20)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started_counting_draws(app, pilot)
+        app.consume_all(fake_events(epochs=1)[1:])
+        await pilot.pause(0.3)
+        overspent(app)
+        app.consume_all(fake_events(epochs=2)[-5:])  # epoch 2
+        latest = f"{100 * app.state.losses['CE'].latest['train_acc']:.1f}%"
+        await pilot.pause(0.3)
+        assert latest not in text_of(app.query_one(".loss-pane .values"))  # waiting...
+        await wait_for(lambda: latest in text_of(app.query_one(".loss-pane .values")), pilot,
+                       timeout=5)  # ...not for long
+
+
+def test_the_budget_fills_with_wall_time_and_empties_with_the_threads_cpu_time():
+    from memtui.tui.budget import CpuBudget
+
+    wall, cpu = [0.0], [0.0]
+    budget = CpuBudget(0.02, burst_s=30.0, wall=lambda: wall[0], cpu=lambda: cpu[0])
+    budget.update()  # starts the account, with a full bucket: 30 s worth
+    budget.balance = 0.0
+    wall[0], cpu[0] = 10.0, 0.05
+    budget.update()
+    assert budget.balance == pytest.approx(0.02 * 10 - 0.05)
+    assert budget.affords(0.1) and not budget.affords(0.2)
+    wall[0] = 1000.0  # a quiet quarter of an hour buys no more than 30 s worth
+    budget.update()
+    assert budget.balance == pytest.approx(0.02 * 30)
+    cpu[0] += 1.0  # a burst of drawing: in debt until the wall clock pays it back
+    budget.update()
+    assert not budget.affords()
+
+
+def test_what_the_view_cost_to_start_is_not_charged():
+    from memtui.tui.budget import CpuBudget
+
+    cpu = [3.0]  # 3 s of CPU before the first tick
+    budget = CpuBudget(0.02, burst_s=30.0, wall=lambda: 5.0, cpu=lambda: cpu[0])
+    budget.update()
+    assert budget.balance == pytest.approx(0.02 * 30)
+    cpu[0] += 0.1
+    budget.update()
+    assert budget.balance == pytest.approx(0.02 * 30 - 0.1)
 
 
 async def test_help_opens_over_a_ticking_view_and_closes():

@@ -111,7 +111,7 @@ class Gate:
 
 #: App settings that redraw the charts at every tick, so tests need not wait out the throttle
 #: that keeps drawing under a few percent of a core in real use.
-EAGER = {"chart_interval": 0.0, "chart_budget": 1.0, "refresh_hz": 4}
+EAGER = {"chart_interval": 0.0, "view_budget": 1.0, "refresh_hz": 4}
 
 
 async def drawn(app, pilot) -> None:
