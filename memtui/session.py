@@ -12,7 +12,7 @@ and restarting a run that was killed before its first checkpoint.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,7 +126,8 @@ def start_run(config: ExperimentConfig, *, sinks: Sequence[Sink] = (),
             if not any(run_dir.iterdir()):
                 run_dir.rmdir()  # leave no empty run behind a typo
                 if fresh_parent and not any(run_dir.parent.iterdir()):
-                    run_dir.parent.rmdir()
+                    with suppress(OSError):  # another run got there first: keep our error
+                        run_dir.parent.rmdir()
         raise
     return Run(config, run_dir, engine, writer, lock)
 

@@ -1,10 +1,11 @@
 """The live view: one app over one RunSource, for `memtui run` (a training run in this process)
 and `memtui watch` (a run directory).
 
-One stream of memtui.events drives everything: the source delivers each event as a ``RunEvent``
-message (thread-safe, non-blocking) from a Textual thread worker; ``MemtuiApp.consume`` applies it
-to the run's read model (memtui.runstate) and tells the RunScreen what changed; the screen redraws
-the changed widgets at most ``REFRESH_HZ`` times a second, however fast events arrive.
+One stream of memtui.events drives everything: the source delivers the events it has read as a
+``RunEvent`` message (thread-safe, non-blocking) from a Textual thread worker; ``MemtuiApp.consume``
+applies each to the run's read model (memtui.runstate) and tells the RunScreen what changed; the
+screen redraws the changed widgets at most ``REFRESH_HZ`` times a second, within its CPU budget,
+however fast events arrive.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ from memtui.tui.widgets import HelpScreen
 REFRESH_HZ = 1
 #: Charts redraw at most this often...
 CHART_INTERVAL_S = 1.0
-#: ...and the view as a whole (its thread: charts, values, compositing, events) takes at most
-#: about this share of a core (RunScreen.flush; benchmarks/watch_overhead.py measures it with
-#: 5 runs x 4 losses).
+#: ...and what the view redraws at its own pace is held to this share of a core of its thread
+#: (charts, values, compositing, events together; RunScreen.flush). Draws it makes at once (a key,
+#: the first epoch, a short run every tenth of the way) and its minimum freshness come on top:
+#: benchmarks/watch_overhead.py measured 1.7-1.9% with 5 runs x 4 losses.
 VIEW_BUDGET = 0.015
 
 

@@ -4,8 +4,8 @@ The view shares the GIL with training (or, in `memtui watch`, the machine with i
 whatever its thread does (compositing frames, reading events, the header's clock, drawing
 charts), not any one part of it, so the budget is kept on the whole thread: the bucket fills at
 ``share`` of the wall time and empties by the thread's CPU time. What the view redraws by its own
-choice waits while the bucket is short; what the user asks for is drawn at once and paid for
-afterwards."""
+choice waits while the bucket is short; what it draws at once (a key, the first epoch) is drawn
+whatever the balance, and its screen can hand back what that cost (``credit``)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ class CpuBudget:
         self.balance = self.capacity  # a view starts rested
         self._wall, self._cpu = wall, cpu
         self._last: tuple[float, float] | None = None
-        self._forgive = False
 
     def update(self) -> None:
         """Credit the time since the last update and charge the CPU the thread used in it. The
@@ -34,15 +33,17 @@ class CpuBudget:
         wall, cpu = self._wall(), self._cpu()
         if self._last is not None:
             earned = self.share * (wall - self._last[0])
-            self.balance = min(self.capacity, self.balance + earned - (cpu - self._last[1]))
-        if self._forgive:
-            self.balance, self._forgive = max(0.0, self.balance), False
+            self._set(self.balance + earned - (cpu - self._last[1]))
         self._last = (wall, cpu)
 
-    def forgive(self) -> None:
-        """What the user asked for (a key, drawn at once) is not held against what the view
-        draws on its own: the debt it runs up until the next update is dropped."""
-        self._forgive = True
+    def credit(self, seconds: float) -> None:
+        """Hand back CPU time already charged: what a draw made for the user cost."""
+        self._set(self.balance + seconds)
+
+    def _set(self, balance: float) -> None:
+        # Debt is bounded too: after a long busy spell the view is back to its own pace within
+        # ``burst_s`` of the load falling, not after minutes of paying it off.
+        self.balance = max(-self.capacity, min(self.capacity, balance))
 
     def affords(self, seconds: float = 0.0) -> bool:
         return self.balance > seconds

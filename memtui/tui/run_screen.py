@@ -31,8 +31,8 @@ MIN_TWO_CHART_HEIGHT = 26
 #: However short the view's CPU budget, the charts are redrawn at least this often...
 MAX_CHART_WAIT_S = 40.0
 #: ...and, in a run shorter than SHORT_RUN_S, whenever it has gone this share of its epochs
-#: further, so that the demo (50 epochs in 35 s) is not charted only once; such redraws, like
-#: those the user asks for, are not charged to the budget...
+#: further, so that the demo (50 epochs in about a minute) is not charted only once or twice;
+#: such redraws, like those the user asks for, are not charged to the budget...
 MAX_CHART_LAG = 0.1
 SHORT_RUN_S = 300.0
 #: ...and the values tables at least this often.
@@ -54,6 +54,7 @@ class RunScreen(Screen):
         self._values_drawn = -math.inf
         self._drawing_at_draw = 0.0  # EpochChart.drawing_seconds when the charts were last drawn
         self._charts_show_data = False  # whether the charts have been drawn with any epoch yet
+        self._forced_drawing: float | None = None  # EpochChart.drawing_seconds at a forced draw
         self._fraction_charted = 0.0  # how far the run was when the charts were last drawn
         self.overlay_metric = "memorized"
         self.panes: dict[str, LossPane] = {}
@@ -119,6 +120,7 @@ class RunScreen(Screen):
 
     def build_panes(self) -> None:
         state = self.app.state
+        self._charts_show_data = False  # another run's panes: its first epoch is drawn at once
         self.grid.remove_children()
         self.panes = {label: LossPane(loss, index)
                       for index, (label, loss) in enumerate(state.losses.items())}
@@ -155,6 +157,9 @@ class RunScreen(Screen):
         draws everything now (a key press, so the user sees it at once; the end of the run)."""
         app = self.app
         self.budget.update()
+        if self._forced_drawing is not None:  # the charts drawn for the user since the last tick
+            self.budget.credit(EpochChart.drawing_seconds - self._forced_drawing)
+            self._forced_drawing = None
         self.header.show(app.state, paused=app.paused, stopping=app.stopping,
                          watching=app.watching)
         self._show_runs_line()
@@ -165,17 +170,19 @@ class RunScreen(Screen):
         first_data = not self._charts_show_data and self._has_data()
         lagging = (self._short_run()
                    and app.state.fraction_done - self._fraction_charted >= MAX_CHART_LAG)
+        # a full bucket affords any redraw, however large the terminal or the number of losses
+        affordable = self.budget.affords(min(cost, 0.9 * self.budget.capacity))
         if not force and (elapsed < self.chart_interval or not (
-                first_data or lagging or self.budget.affords(cost)
-                or elapsed >= MAX_CHART_WAIT_S)):
+                first_data or lagging or affordable or elapsed >= MAX_CHART_WAIT_S)):
             if self._values_dirty and (self.budget.affords()
                                        or now - self._values_drawn >= MAX_VALUES_WAIT_S):
                 self._show_values()
             return
         if force or first_data or lagging:
             # drawn for the user (a key, the first epoch, a short run kept lively), not at the
-            # view's own pace: kept off the account, or the values would wait to pay for it
-            self.budget.forgive()
+            # view's own pace: what the charts cost is handed back at the next tick, or the
+            # values would wait to pay for it
+            self._forced_drawing = EpochChart.drawing_seconds
         self._charts_drawn, self._drawing_at_draw = now, EpochChart.drawing_seconds
         self._fraction_charted = app.state.fraction_done
         self._values_drawn = now
@@ -198,8 +205,11 @@ class RunScreen(Screen):
                                   <= SHORT_RUN_S)
 
     def _has_data(self) -> bool:
-        return any(loss.epochs for state in self.app.comparison.runs
-                   for loss in state.losses.values())
+        """Whether what is on screen has an epoch to chart: the run in the panes, or any run
+        in the overlay."""
+        runs = (self.app.comparison.runs if self.views.current == "overlay"
+                else [self.app.state])
+        return any(loss.epochs for state in runs for loss in state.losses.values())
 
     def _show_values(self) -> None:
         self._values_drawn = time.monotonic()

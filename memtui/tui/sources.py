@@ -259,7 +259,7 @@ class RunDirSource(ReadOnlySource):
 
 class MultiRunSource(ReadOnlySource):
     """Several sources behind one: each follows its own run in its own thread and delivers
-    ``deliver(event, run)`` with the run's index, so one app can hold one RunState per run."""
+    ``deliver(events, run)`` with the run's index, so one app can hold one RunState per run."""
 
 
     def __init__(self, sources: list[RunSource], names: list[str]) -> None:

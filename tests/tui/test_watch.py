@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from textual.widgets import Static
 
 from memtui.errors import RunDirError
-from memtui.events import EpochEnded, EpochMetrics, LossDiverged, RunFinished, RunStarted
+from memtui.events import (
+    EpochEnded,
+    EpochMetrics,
+    LossDiverged,
+    RunFinished,
+    RunHealth,
+    RunStarted,
+)
 from memtui.metrics import format_value
 from memtui.runlog import read_run
 from memtui.session import start_run
@@ -92,6 +101,32 @@ async def test_watch_replays_a_finished_run(finished_run):
         await drawn(app, pilot)
         table = text_of(app.query_one("#overlay-table", Static))
         assert all(label in table for label in ("CE", "MSE", "RLL"))
+
+
+def test_each_poll_arrives_as_one_batch_and_health_only_when_it_changes(finished_run, tmp_path):
+    """One message per poll, not per event, and none from a run that is quiet: with several
+    runs on screen these messages were a good part of what the view cost."""
+    growing = tmp_path / "growing"
+    lines = start_copy(finished_run, growing)
+    source = RunDirSource(growing, poll_s=0.02)
+    batches: list[list] = []
+    source.attach(batches.append)
+    worker = threading.Thread(target=source.work, daemon=True)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not batches and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [type(e) for e in batches[0]] == [RunStarted, RunHealth]
+        append(growing, "".join(lines[:4]))  # epoch 1, written at once
+        while len(batches) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # ten more polls of a quiet, healthy run
+        assert [[type(e) for e in batch] for batch in batches[1:]] == [
+            [EpochMetrics] * 3 + [EpochEnded]]
+    finally:
+        source.request_stop()
+        worker.join(timeout=5)
 
 
 def test_the_source_rebuilds_the_engines_events(finished_run, tmp_path):
