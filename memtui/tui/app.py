@@ -40,7 +40,7 @@ CHART_INTERVAL_S = 1.0
 #: ...and what the view redraws at its own pace is held to this share of a core of its thread
 #: (charts, values, compositing, events together; RunScreen.flush). Draws it makes at once (a key,
 #: the first epoch, a short run every tenth of the way) and its minimum freshness come on top:
-#: benchmarks/watch_overhead.py measured 1.7-1.9% with 5 runs x 4 losses.
+#: benchmarks/watch_overhead.py measured 1.7-1.8% with 5 runs x 4 losses.
 VIEW_BUDGET = 0.015
 
 

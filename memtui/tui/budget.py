@@ -5,7 +5,7 @@ whatever its thread does (compositing frames, reading events, the header's clock
 charts), not any one part of it, so the budget is kept on the whole thread: the bucket fills at
 ``share`` of the wall time and empties by the thread's CPU time. What the view redraws by its own
 choice waits while the bucket is short; what it draws at once (a key, the first epoch) is drawn
-whatever the balance, and its screen can hand back what that cost (``credit``)."""
+whatever the balance and left off the account (``waive``)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class CpuBudget:
         self.balance = self.capacity  # a view starts rested
         self._wall, self._cpu = wall, cpu
         self._last: tuple[float, float] | None = None
+        self._waived_from: float | None = None
 
     def update(self) -> None:
         """Credit the time since the last update and charge the CPU the thread used in it. The
@@ -33,12 +34,16 @@ class CpuBudget:
         wall, cpu = self._wall(), self._cpu()
         if self._last is not None:
             earned = self.share * (wall - self._last[0])
-            self._set(self.balance + earned - (cpu - self._last[1]))
-        self._last = (wall, cpu)
+            spent = cpu - self._last[1]
+            if self._waived_from is not None:
+                spent -= cpu - max(self._waived_from, self._last[1])
+            self._set(self.balance + earned - spent)
+        self._last, self._waived_from = (wall, cpu), None
 
-    def credit(self, seconds: float) -> None:
-        """Hand back CPU time already charged: what a draw made for the user cost."""
-        self._set(self.balance + seconds)
+    def waive(self) -> None:
+        """Leave what the thread spends from now to the next update off the account: a draw
+        made for the user is rendered and composited after the call that asks for it."""
+        self._waived_from = self._cpu()
 
     def _set(self, balance: float) -> None:
         # Debt is bounded too: after a long busy spell the view is back to its own pace within

@@ -54,7 +54,6 @@ class RunScreen(Screen):
         self._values_drawn = -math.inf
         self._drawing_at_draw = 0.0  # EpochChart.drawing_seconds when the charts were last drawn
         self._charts_show_data = False  # whether the charts have been drawn with any epoch yet
-        self._forced_drawing: float | None = None  # EpochChart.drawing_seconds at a forced draw
         self._fraction_charted = 0.0  # how far the run was when the charts were last drawn
         self.overlay_metric = "memorized"
         self.panes: dict[str, LossPane] = {}
@@ -157,9 +156,6 @@ class RunScreen(Screen):
         draws everything now (a key press, so the user sees it at once; the end of the run)."""
         app = self.app
         self.budget.update()
-        if self._forced_drawing is not None:  # the charts drawn for the user since the last tick
-            self.budget.credit(EpochChart.drawing_seconds - self._forced_drawing)
-            self._forced_drawing = None
         self.header.show(app.state, paused=app.paused, stopping=app.stopping,
                          watching=app.watching)
         self._show_runs_line()
@@ -180,9 +176,8 @@ class RunScreen(Screen):
             return
         if force or first_data or lagging:
             # drawn for the user (a key, the first epoch, a short run kept lively), not at the
-            # view's own pace: what the charts cost is handed back at the next tick, or the
-            # values would wait to pay for it
-            self._forced_drawing = EpochChart.drawing_seconds
+            # view's own pace: left off the account, or the values would wait to pay for it
+            self.budget.waive()
         self._charts_drawn, self._drawing_at_draw = now, EpochChart.drawing_seconds
         self._fraction_charted = app.state.fraction_done
         self._values_drawn = now
