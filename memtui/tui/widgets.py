@@ -225,6 +225,10 @@ def draw_series(chart: EpochChart, title: str, series: list[Series], percent: bo
     chart.refresh()
 
 
+#: The header row of a values table.
+DIM = Style(dim=True)
+
+
 class ValuesTable(Widget):
     """A borderless table: the first column left-aligned and styled per row, the others
     right-aligned, the header dim; it looks as Rich's ``Table(box=None)`` does in a Static. The
@@ -281,8 +285,6 @@ class ValuesTable(Widget):
             return Strip.blank(width, base)
         return self._strips[y].apply_style(base).crop_extend(0, width, base)
 
-
-DIM = Style(dim=True)
 
 
 class EpochBar(Widget):
