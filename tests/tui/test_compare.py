@@ -194,8 +194,8 @@ async def test_x_range_shows_the_last_epochs(tmp_path):
     app = MemtuiApp(RunDirSource(path, 0.05), **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.finished, pilot)
+        await drawn(app, pilot)  # a finished run arrives in one batch: its panes mount after it
         chart = app.query(LossPane).first().query_one(".acc-chart", EpochChart)
-        await drawn(app, pilot)
         assert (chart.first_epoch, chart.last_epoch) == (1, 30)
         await pilot.press("x")  # last 50: the whole of a 30-epoch run
         await pilot.press("x")  # last 20
