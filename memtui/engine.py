@@ -228,10 +228,8 @@ class Engine:
                     break
                 if self.control.stop_requested and self.epochs_completed < epoch:
                     break  # stopped during the evaluation
-                if self.run_dir is not None:
-                    self._boundary = self._snapshot()
-                    if self._checkpoint_due(epoch):
-                        self._save_checkpoint()
+                if self.run_dir is not None and self._checkpoint_due(epoch):
+                    self._save_checkpoint()
             finished = self._outcome()
         except KeyboardInterrupt:
             finished = RunFinished("stopped", self.epochs_completed, "interrupted")
@@ -345,6 +343,11 @@ class Engine:
                           images_per_s=n / training.seconds if training.seconds > 0 else None)
             self.emit(EpochMetrics(epoch, label, values))
         self.epochs_completed = epoch
+        if self.run_dir is not None and self.active:
+            # The boundary is taken before any sink hears that the epoch ended: an interrupt
+            # while a display draws it (a second ctrl+c, SystemExit) still checkpoints the
+            # epoch that the summary counts. An epoch where every loss diverged is not one.
+            self._boundary = self._snapshot()
         self.emit(EpochEnded(epoch, self.config.epochs, seconds))
 
     def _emit_stopped(self, event: LossDiverged) -> None:

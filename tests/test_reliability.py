@@ -8,8 +8,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -215,7 +217,8 @@ def test_system_exit_inside_the_run_still_writes_the_summary_then_exits(tiny_con
         run.execute()
     summary = read_run(tmp_path / "run").summary
     assert summary["status"] == "stopped" and summary["epochs_completed"] == 2
-    assert Checkpoint.load(tmp_path / "run").epochs_completed == 1  # the last boundary saved
+    # the epoch the summary counts is the one checkpointed: --resume goes on from there
+    assert Checkpoint.load(tmp_path / "run").epochs_completed == 2
 
 
 def test_report_summarises_an_unfinished_run_from_its_metrics_marked_as_such(tiny_config,
@@ -239,3 +242,58 @@ def test_report_summarises_an_unfinished_run_from_its_metrics_marked_as_such(tin
     assert out.getvalue().strip().endswith(
         f"_run: unfinished: process gone (pid {dead.pid}), summarised from metrics.jsonl_")
 
+
+
+class SlowDisplay(Recorder):
+    """A display stuck for 30 s after the first epoch (a hung terminal, or a batch that takes
+    long): someone presses ctrl+c, then again."""
+
+    def handle(self, event):
+        super().handle(event)
+        if isinstance(event, EpochEnded) and event.epoch == 1:
+            for delay in (0.2, 0.6):
+                threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+            time.sleep(30)
+
+
+def test_a_second_ctrl_c_interrupts_at_once_headless_and_the_summary_is_still_written(
+        tiny_config, tmp_path):
+    from memtui.control import stop_on_signals
+
+    run = start_run(tiny_config(epochs=3, out=str(tmp_path / "run")), sinks=[SlowDisplay()])
+    started = time.monotonic()
+    with stop_on_signals(run.control):
+        finished = run.execute()
+    assert time.monotonic() - started < 20, "the second ctrl+c must not wait for the display"
+    assert (finished.status, finished.message) == ("stopped", "interrupted")
+    summary = read_run(tmp_path / "run").summary
+    assert summary["status"] == "stopped" and summary["epochs_completed"] == 1
+    assert Checkpoint.load(tmp_path / "run").epochs_completed == 1
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_leave_the_live_view_as_q_does(signal_name, tiny_config, tmp_path,
+                                                          monkeypatch):
+    """An SSH session closing sends SIGHUP to the view's process: training stops at the batch,
+    the view leaves, the summary says stopped."""
+    from textual.app import App
+
+    from memtui.tui.app import MemtuiApp, run_live
+    from memtui.tui.sources import LiveSource
+
+    monkeypatch.setattr(MemtuiApp, "run", lambda self: App.run(self, headless=True))
+    probe = Recorder()
+    run = start_run(tiny_config(epochs=200, out=str(tmp_path / "run")), sinks=[probe])
+    sent: list[float] = []
+
+    def send_once_training() -> None:
+        while not probe.of(EpochEnded):
+            time.sleep(0.02)
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), getattr(signal, signal_name))
+
+    threading.Thread(target=send_once_training, daemon=True).start()
+    assert run_live(LiveSource(run)) == "stopped"
+    assert sent and time.monotonic() - sent[0] < 20
+    summary = read_run(tmp_path / "run").summary
+    assert summary["status"] == "stopped" and 1 <= summary["epochs_completed"] < 200
