@@ -303,8 +303,11 @@ class RunLogWriter:
             self._metrics = None
         for partial in self.run_dir.glob("*.tmp"):
             partial.unlink(missing_ok=True)
+        # The end is stamped in the file, not left to its mtime: a copied or remotely followed
+        # run keeps its real duration.
         write_json_atomic(self.run_dir / SUMMARY_FILE,
-                          {"schema_version": SCHEMA_VERSION, **summary_document(self.state)})
+                          {"schema_version": SCHEMA_VERSION, **summary_document(self.state),
+                           "ended": datetime.now().isoformat(timespec="seconds")})
         try:
             self._heartbeat(finished=True)
         except OSError:
@@ -493,7 +496,8 @@ META_REQUIRED = ("config", "losses", "config.epochs")
 LOSS_FIELDS: dict[str, tuple[type, ...]] = {"label": (str,), "name": (str,), "params": (dict,),
                                            "symmetric": (bool,)}
 SUMMARY_FIELDS: dict[str, tuple[type, ...]] = {"status": (str,), "epochs_completed": (int,),
-                                              "message": (str,), "losses": (dict,)}
+                                              "message": (str,), "losses": (dict,),
+                                              "ended": (str,)}
 _TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer",
                float: "a number", bool: "true or false"}
 

@@ -41,6 +41,17 @@ def parse_remote(spec: str) -> tuple[str, str] | None:
     return match["host"], match["path"]
 
 
+def shell_path(path: str) -> str:
+    """``path`` quoted for the remote shell, a leading ``~/`` left outside the quotes so that
+    the shell expands it (``user@host:~/runs/x``, as scp writes it)."""
+    if path == "~":
+        return "~"
+    if path.startswith("~/"):
+        rest = path[2:]
+        return "~/" + shlex.quote(rest) if rest else "~/"
+    return shlex.quote(path)
+
+
 def cache_root() -> Path:
     if os.environ.get("MEMTUI_CACHE"):
         return Path(os.environ["MEMTUI_CACHE"])
@@ -79,7 +90,7 @@ class RemoteRunSource(ReadOnlySource):
 
     def _run(self, command: str) -> bytes:
         """One ssh round trip: ``command`` in the run directory; its stdout."""
-        remote = f"cd {shlex.quote(self.remote_path)} && {command}"
+        remote = f"cd {shell_path(self.remote_path)} && {command}"
         try:
             done = subprocess.run([self.ssh, *SSH_OPTIONS, self.host, remote],
                                   capture_output=True, timeout=60, stdin=subprocess.DEVNULL)

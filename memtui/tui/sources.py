@@ -8,7 +8,9 @@ and never imports the engine.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ from memtui.runlog import (
     read_run,
     run_finished,
     run_started,
+    writer_info,
 )
 
 if TYPE_CHECKING:  # the live source is only built by `memtui run`, which has torch loaded
@@ -44,6 +47,9 @@ class SourceNotice:
         self.text = text
 
 WATCH_POLL_S = 0.5
+#: The writer's health is asked less often than the metrics: its texts count whole seconds
+#: against a 30 s staleness, and `watch` of several runs asks it for each of them.
+HEALTH_POLL_S = 2.0
 
 
 class RunSource(Protocol):
@@ -193,12 +199,15 @@ class RunDirSource(ReadOnlySource):
     def work(self) -> None:
         """Poll until the run's summary has been read or the view stops us. An error (the file
         rewritten under us by a --resume) propagates: the worker fails and the app shows it."""
+        health_due = 0.0
         while not self._stop.is_set():
             events = self.poll()
-            health = None if self._finished else self.health()
-            if health is not None and health != self._last_health:
-                events.append(health)  # only news: a quiet run costs the view nothing
-                self._last_health = health
+            if not self._finished and time.monotonic() >= health_due:
+                health_due = time.monotonic() + HEALTH_POLL_S
+                health = self.health()
+                if health != self._last_health:
+                    events.append(health)  # only news: a quiet run costs the view nothing
+                    self._last_health = health
             if events and self._deliver is not None:
                 self._deliver(events)
             if self._finished:
@@ -223,8 +232,21 @@ class RunDirSource(ReadOnlySource):
 
     @property
     def ended_at(self) -> float | None:
-        summary = self.path / SUMMARY_FILE
-        return summary.stat().st_mtime if summary.is_file() else None
+        """When the run ended: stamped in summary.json; runs of earlier versions have their
+        writer's last heartbeat, and the oldest only the summary's mtime (wrong for a copy)."""
+        summary_path = self.path / SUMMARY_FILE
+        if not summary_path.is_file():
+            return None
+        stamp = (read_run(self.path).summary or {}).get("ended")
+        if isinstance(stamp, str):
+            try:
+                return datetime.fromisoformat(stamp).timestamp()
+            except ValueError:
+                pass
+        writer = writer_info(self.path)
+        if writer.get("finished") is True:
+            return float(writer["heartbeat"])
+        return summary_path.stat().st_mtime
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -244,7 +266,14 @@ class RunDirSource(ReadOnlySource):
         # Check for the summary before reading: the writer closes metrics.jsonl before it writes
         # summary.json, so lines read after seeing it are the last ones.
         done = summary_path.is_file()
-        records, self._offset = read_metrics(self.path / METRICS_FILE, self._offset)
+        metrics_path = self.path / METRICS_FILE
+        try:
+            grown = os.stat(metrics_path).st_size > self._offset
+        except FileNotFoundError:
+            grown = False
+        records: list[dict[str, Any]] = []
+        if grown:  # a stat is the whole cost of a poll that finds nothing new
+            records, self._offset = read_metrics(metrics_path, self._offset)
         for event in self._decoder.decode(records, str(self.path / METRICS_FILE)):
             events.append(event)
             self._last_epoch = max(self._last_epoch, getattr(event, "epoch", 0))

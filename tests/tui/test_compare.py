@@ -3,6 +3,7 @@ and the epoch cursor; remote watch over a fake ssh."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import statistics
@@ -163,7 +164,11 @@ async def test_log_scale_draws_the_loss_charts_in_decades(tmp_path):
 async def test_cursor_values_equal_the_metrics_file(tmp_path):
     path = write_run(tmp_path / "run", run_events(1))
     app = MemtuiApp(RunDirSource(path, 0.05), **EAGER)
-    records = {rec["epoch"]: rec for rec in read_run(path).metrics_of("MSE")}
+    # read with json alone, not memtui's reader: the view must show what the file says
+    lines = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+    records = {rec["epoch"]: rec for rec in lines
+               if rec.get("event") == "epoch_metrics" and rec.get("loss") == "MSE"}
+    assert sorted(records) == list(range(1, 13))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.state.finished, pilot)
         await pilot.press("right")  # the cursor appears on the last epoch
@@ -263,8 +268,6 @@ def fake_ssh(tmp_path, monkeypatch) -> dict[str, Path]:
 
 
 async def test_remote_watch_follows_over_ssh_and_reconnects(tmp_path, fake_ssh, monkeypatch):
-    import json
-
     import memtui.tui.remote as remote
     from memtui.runlog import to_record
 
@@ -334,3 +337,33 @@ def test_the_view_the_headless_table_and_report_plot_share_the_palette(tmp_path)
     for i in range(3):
         assert hex_colour(loss_colour(i)) in svg
     assert "stroke-dasharray" in svg  # RLL, the symmetric loss, dashed
+
+
+def test_a_remote_path_under_home_is_expanded_by_the_remote_shell(tmp_path):
+    import subprocess
+
+    from memtui.tui.remote import shell_path
+
+    (tmp_path / "runs" / "my run").mkdir(parents=True)
+    for spec in ("~/runs/my run", "~"):
+        done = subprocess.run(["sh", "-c", f"cd {shell_path(spec)} && pwd"], capture_output=True,
+                              text=True, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        assert done.stdout.strip() == str(tmp_path / spec[2:]).rstrip("/"), done.stderr
+    assert shell_path("/data/it's here") == "'/data/it'\"'\"'s here'"
+
+
+def test_a_copied_run_keeps_its_own_end_time(tmp_path):
+    import shutil
+    from datetime import datetime
+
+    run = write_run(tmp_path / "run", run_events(0))
+    ended = json.loads((run / "summary.json").read_text())["ended"]
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)  # new mtimes, as a remote mirror's files have
+    os.utime(copy / "summary.json", (1e9, 2e9))
+    assert RunDirSource(copy).ended_at == datetime.fromisoformat(ended).timestamp()
+    summary = json.loads((copy / "summary.json").read_text())
+    del summary["ended"]  # a run of an earlier memtui: its writer's last heartbeat tells
+    (copy / "summary.json").write_text(json.dumps(summary))
+    writer = json.loads((copy / "writer.json").read_text())
+    assert writer["finished"] and RunDirSource(copy).ended_at == writer["heartbeat"]
