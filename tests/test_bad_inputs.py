@@ -9,6 +9,7 @@ it with `MEMTUI_WRITE_CATALOGUE=1 pytest tests/test_bad_inputs.py` and commit th
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -164,6 +165,50 @@ def full_disk(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(Checkpoint, "save", save)
 
 
+def full_disk_under_the_log(patch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from memtui.runlog import RunLogWriter
+
+    real = RunLogWriter._append
+
+    def append(self, record):
+        if record.get("epoch") == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, record)
+
+    patch.setattr(RunLogWriter, "_append", append)
+
+
+class GonePipe:
+    """stdout of `memtui run --no-ui | head -3` once head has exited."""
+
+    def write(self, _text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:  # not a real descriptor: nothing may be redirected under pytest
+        raise io.UnsupportedOperation("fileno")
+
+
+def stdout_is(stream: object) -> Callable[[pytest.MonkeyPatch], None]:
+    def patch(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(sys, "stdout", stream)
+    return patch
+
+
+def new_run_ended(status: str, epochs: int) -> Callable[[Path], None]:
+    def check(run: Path) -> None:  # the case's own run, beside the finished one it was given
+        summary = json.loads((run.parent / "out" / "summary.json").read_text())
+        assert (summary["status"], summary["epochs_completed"]) == (status, epochs)
+    return check
+
+
 def a_terminal(term: str | None) -> Callable[[pytest.MonkeyPatch], None]:
     def patch(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
@@ -268,6 +313,13 @@ CASES = [
     Case("preset", "two losses with one display name",
          preset_file("[[losses]]\nname = 'rll'\n[[losses]]\nname = 'rll'\n"),
          "two losses are both shown as 'RLL'"),
+    Case("preset", "RLL with alpha = 0 (its formula divides by alpha)",
+         preset_file("[[losses]]\nname = 'rll'\nparams = { alpha = 0.0 }\n"),
+         "losses.0: loss 'rll': alpha = 0 is out of range; valid: 0 < x (the formula divides by "
+         "alpha)"),
+    Case("preset", "GCE with q = 0 (its formula divides by q)",
+         preset_file("[[losses]]\nname = 'gce'\nparams = { q = 0.0 }\n"),
+         "losses.0: loss 'gce': q = 0 is out of range; valid: 0 < x"),
     Case("preset", "file that is not UTF-8",
          lambda tmp, _run: (tmp.joinpath("bin.toml").write_bytes(b"\xff\xfe\x00"),
                             ["run", "--no-ui", "--preset", str(tmp / "bin.toml")])[1],
@@ -290,6 +342,19 @@ CASES = [
          preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\ncheckpoint_seconds = 0\n")),
          "cannot write …/out/checkpoint.pt (No space left on device)", patch=full_disk,
          makes_run=True, check=no_partial_files),
+    Case("machine", "a full disk under metrics.jsonl",
+         preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 3\n")),
+         "cannot write the run log in …/out (No space left on device)",
+         patch=full_disk_under_the_log, makes_run=True,
+         check=lambda tmp: new_run_ended("failed", 1)(tmp / "run")),
+    Case("machine", "stdout a closed pipe (`memtui run --no-ui | head -3` after head exits)",
+         preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\n")),
+         "the display is dropped; training goes on to the end and writes its summary",
+         patch=stdout_is(GonePipe()), accepted=True, check=new_run_ended("completed", 2)),
+    Case("machine", "stdout closed (`memtui run >&-`)",
+         preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\n")),
+         "it runs headless, to the end", patch=stdout_is(None), accepted=True,
+         check=new_run_ended("completed", 2)),
     # -- run directories given to --resume -----------------------------------------------------
     Case("run dir", "resume a run that another process is writing", resume_args("--epochs", "5"),
          "is being written by another memtui (pid", setup=another_writer),
@@ -464,9 +529,11 @@ def render_catalogue(rows: list[tuple[Case, str]]) -> str:
     lines = [
         "# Bad-input catalogue",
         "",
-        "Every bad input we have tried, and memtui's answer: always one line on stderr (for a "
+        "Every bad input we have tried, and memtui's answer: one line on stderr (for a "
         "fault that strikes a running run, its last line), exit code "
-        "2, no traceback, and no file of an existing run directory changed. Each row is a case of "
+        "2, no traceback, and no file of an existing run directory changed; or, in the rows "
+        "marked *accepted*, not an error at all: what memtui does instead, with exit code 0 and "
+        "no traceback. Each row is a case of "
         "`tests/test_bad_inputs.py`, which checks exactly this; the answers below are what it "
         "printed (temporary paths shortened to `…`). Regenerate with "
         "`MEMTUI_WRITE_CATALOGUE=1 pytest tests/test_bad_inputs.py`.",
@@ -485,12 +552,14 @@ def render_catalogue(rows: list[tuple[Case, str]]) -> str:
         lines.append(f"| {case.area} | {case.what} | {answer} |")
     lines += [
         "",
-        "Faults of real processes are tested in `tests/test_kill_resume.py`: "
-        "`memtui run --no-ui 2>&1 | head -3` (the reader goes away: the display is dropped, "
-        "training goes on to the end and writes its summary, exit 0), `memtui run >&-` (stdout "
-        "closed: runs headless), and `kill -9` at several moments after the first epoch followed "
-        "by `--resume` (the metrics equal an uninterrupted run's). A display that raises, even "
-        "SystemExit, is dropped and training goes on (`tests/test_reliability.py`).",
+        "The same faults in real processes are tested in `tests/test_kill_resume.py`: "
+        "`memtui run --no-ui 2>&1 | head -3`, `memtui run >&-`, and `kill -9` at several moments "
+        "after the first epoch followed by `--resume` (the metrics equal an uninterrupted run's). "
+        "A display that raises, even SystemExit, is dropped and training goes on; SystemExit "
+        "inside the run writes the summary before it exits (`tests/test_reliability.py`). "
+        "`memtui watch` of a run whose process died before its summary shows `PROCESS GONE "
+        "(PID N)` in its header (`tests/tui/test_reliability_view.py`), and of a run not written "
+        "for 30 s or more `NOT UPDATED FOR N S` (the rule: `tests/test_reliability.py`).",
         "",
         "Also checked elsewhere: a `--device cuda` request on a machine without CUDA "
         "(`tests/test_bad_inputs.py`), a truncated last line of metrics.jsonl, which readers skip "
