@@ -6,14 +6,16 @@ Commands import what they need when they run, so `memtui --help`, `presets`, `wa
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from memtui.errors import ConfigError, MemtuiError
-from memtui.overrides import BY_PARAM, allowed_with_resume, refused_with_resume, to_fields
+from memtui.overrides import OVERRIDES, allowed_with_resume, refused_with_resume, to_fields
 from memtui.presets import DEFAULT_PRESET
 from memtui.report import ReportFormat
 
@@ -31,13 +33,26 @@ app.add_typer(presets_app, name="presets")
 EXIT_STATUS = {"completed": 0, "failed": 1, "stopped": 130}
 
 
-def _override(param: str) -> Any:
-    """The Typer option of an override declared in memtui.overrides."""
-    override = BY_PARAM[param]
-    return typer.Option(override.flag, help=override.help, show_default=False)
+def with_override_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command(..., **given)`` one option per override declared in memtui.overrides, in
+    the table's order, before the command's last option; Typer reads the signature made here,
+    so a new override is one row of that table."""
+    keyword_only = inspect.Parameter.KEYWORD_ONLY
+    own = [p.replace(kind=keyword_only)
+           for p in inspect.signature(command, eval_str=True).parameters.values()
+           if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    declared = [inspect.Parameter(
+        o.param, keyword_only, default=None,
+        annotation=Annotated[Optional[o.type],
+                             typer.Option(o.flag, help=o.help, show_default=False)])
+        for o in OVERRIDES]
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        own[:-1] + declared + own[-1:])
+    return command
 
 
 @app.command()
+@with_override_options
 def run(
     preset: Annotated[Optional[str], typer.Option(
         "--preset", "-p", help="A shipped preset name (see `memtui presets`) or a path to a .toml "
@@ -45,18 +60,10 @@ def run(
     no_ui: Annotated[bool, typer.Option(
         "--no-ui", help="Run headless: progress and a table per epoch on stderr. Implied when "
         "stdout is not a terminal.")] = False,
-    epochs: Annotated[Optional[int], _override("epochs")] = None,
-    losses: Annotated[Optional[str], _override("losses")] = None,
-    noise: Annotated[Optional[float], _override("noise")] = None,
-    seed: Annotated[Optional[int], _override("seed")] = None,
-    device: Annotated[Optional[str], _override("device")] = None,
-    data_dir: Annotated[Optional[Path], _override("data_dir")] = None,
-    subset: Annotated[Optional[int], _override("subset")] = None,
-    out: Annotated[Optional[Path], _override("out")] = None,
-    threads: Annotated[Optional[int], _override("threads")] = None,
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue the run in this directory from its last checkpoint, with its own config. "
         f"Only {allowed_with_resume()} may be given with it.")] = None,
+    **given: Any,
 ) -> None:
     """Train one model per loss in lockstep and stream the metrics of every epoch.
 
@@ -67,8 +74,6 @@ def run(
     from memtui import session
     from memtui.config import apply_overrides, load_preset
 
-    given = {"epochs": epochs, "losses": losses, "noise": noise, "seed": seed, "device": device,
-             "data_dir": data_dir, "subset": subset, "out": out, "threads": threads}
     # stdout may be closed (`memtui run >&-`): then there is no terminal to draw on
     use_ui = not no_ui and sys.stdout is not None and sys.stdout.isatty()
     if resume is not None:
@@ -194,13 +199,19 @@ def sweep(
 ) -> None:
     """Run a grid of experiments, each cell an ordinary run directory.
 
-    Cells go under sweeps/<id>/cells/<cell>/, with a manifest.json of their status. ctrl-c stops
+    Cells go under sweeps/<id>/cells/<cell>/, with a manifest.json of their status. A line per
+    finished cell, and on a terminal a bar of every cell's epochs with an ETA. ctrl-c stops
     every cell after its current batch; --resume continues.
     """
     from memtui.sweep.runner import sweep_command
 
+    display = None
+    if sys.stderr is not None and sys.stderr.isatty():
+        from memtui.sweep.progress import BarDisplay
+
+        display = BarDisplay(sys.stderr)
     raise typer.Exit(sweep_command(grid_file, out, parallel, on, resume, dry_run,
-                                   {"data.data_dir": data_dir, "device": device}))
+                                   {"data.data_dir": data_dir, "device": device}, display))
 
 
 @app.command()
@@ -265,6 +276,18 @@ def _usage_error_line(exc: Exception, context: Any) -> str:
         names.insert(0, context.info_name)
         context = context.parent
     return f"{message} (see `{' '.join(['memtui', *names])} --help`)"
+
+
+def _reflowed(doc: str) -> str:
+    """A docstring's paragraphs each on one line: Typer keeps single line breaks after the first
+    paragraph, which break mid-sentence in an 80-column terminal."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+
+
+for _command in [*app.registered_commands, *presets_app.registered_commands]:
+    if _command.callback is not None and _command.callback.__doc__:
+        _command.help = _reflowed(_command.callback.__doc__)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ fast."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -13,6 +14,7 @@ from typing import Any
 class Override:
     flag: str
     field: str  # dotted field of ExperimentConfig
+    type: type  # what the command line parses the value as (the config validates it further)
     help: str
     with_resume: bool = False  # may be given with --resume without changing the experiment
     resume_note: str = ""  # what it does with --resume, where that differs
@@ -24,19 +26,20 @@ class Override:
 
 
 OVERRIDES: tuple[Override, ...] = (
-    Override("--epochs", "epochs",
+    Override("--epochs", "epochs", int,
              "Number of epochs (with --resume: the new total, to extend a run).", with_resume=True,
              resume_note="to extend it"),
-    Override("--losses", "losses", "Comma-separated losses with default parameters, e.g. ce,mse,rll."),
-    Override("--noise", "corruption.noise",
+    Override("--losses", "losses", str, "Comma-separated losses with default parameters, e.g. ce,mse,rll."),
+    Override("--noise", "corruption.noise", float,
              "Corruption rate in [0, 1] for the preset's label corruption mode."),
-    Override("--seed", "seed", "Seed for corruption, init and batch order."),
-    Override("--device", "device", "auto, cpu, cuda, cuda:N or mps.", with_resume=True),
-    Override("--data-dir", "data.data_dir",
+    Override("--seed", "seed", int, "Seed for corruption, init and batch order."),
+    Override("--device", "device", str, "auto, cpu, cuda, cuda:N or mps.", with_resume=True),
+    Override("--data-dir", "data.data_dir", Path,
              "Folder holding the data set in torchvision's layout (read offline).", with_resume=True),
-    Override("--subset", "data.subset", "Train on a fixed random subset of this many training images."),
-    Override("--out", "out", "Run directory to write (default runs/<timestamp>-<preset>)."),
-    Override("--threads", "threads",
+    Override("--subset", "data.subset", int,
+             "Train on a fixed random subset of this many training images."),
+    Override("--out", "out", Path, "Run directory to write (default runs/<timestamp>-<preset>)."),
+    Override("--threads", "threads", int,
              "CPU threads to train with (default 1: fastest when other processes share the cores).",
              with_resume=True),
 )

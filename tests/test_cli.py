@@ -265,3 +265,11 @@ def test_a_bad_input_in_a_real_process_exits_2_with_one_line_and_no_traceback(tm
 
 def test_the_console_script_is_installed():
     assert shutil.which("memtui") or Path(sys.executable).with_name("memtui").exists()
+
+
+def test_each_commands_help_is_reflowed_to_the_terminal_not_broken_mid_sentence():
+    from memtui.cli import app, presets_app
+
+    for command in [*app.registered_commands, *presets_app.registered_commands]:
+        assert command.help, command.name
+        assert "\n" not in command.help.replace("\n\n", ""), command.name

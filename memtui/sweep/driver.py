@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Protocol, TextIO
 
+from memtui.runlog import writer_info
 from memtui.sweep.cell import Outcome, read_attempts
 from memtui.sweep.manifest import Manifest
+
+#: The overall progress is read from the cells' writer.json at most this often.
+TICK_S = 1.0
 
 
 def clock(seconds: float) -> str:
@@ -22,20 +26,72 @@ def clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+class SweepDisplay(Protocol):
+    """Where a sweep's progress goes: its lines, and the overall count of epochs (a terminal
+    draws a bar from it; memtui.sweep.progress)."""
+
+    def line(self, text: str) -> None: ...
+
+    def update(self, epochs_done: int, epochs_total: int, cells_done: int, cells_total: int,
+               running: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LinesDisplay:
+    """Lines only: a log file, a pipe, CI. Each finished cell's line carries the ETA."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def line(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def update(self, epochs_done: int, epochs_total: int, cells_done: int, cells_total: int,
+               running: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class Driver:
     def __init__(self, manifest: Manifest, to_run: list[str], retries: int,
-                 out: TextIO | None = None) -> None:
+                 out: TextIO | None = None, display: SweepDisplay | None = None) -> None:
         self.manifest = manifest
         self.to_run = list(to_run)
         self.retries = retries
-        self.out = out or sys.stderr
+        self.display = display or LinesDisplay(out or sys.stderr)
         self.started_at = time.monotonic()
         self.tries: dict[str, int] = {}
         self.done: list[str] = []  # cells that reached a final state in this invocation
         self.stopping = False
+        self._ticked_at = -TICK_S
 
     def say(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        self.display.line(line)
+
+    def tick(self, force: bool = False) -> None:
+        """Tell the display how far the cells to run have got, in epochs: what each one's run
+        has written (its writer.json), at most once a ``TICK_S``."""
+        if not force and time.monotonic() - self._ticked_at < TICK_S:
+            return
+        self._ticked_at = time.monotonic()
+        done = total = running = 0
+        for name in self.to_run:
+            cell = self.manifest.cell(name)
+            epochs = int(cell.get("epochs") or 0)
+            written = writer_info(self.manifest.cell_dir(name)).get("epochs_done")
+            if not isinstance(written, int):
+                written = int(cell.get("epochs_completed") or 0)
+            total += epochs
+            done += epochs if cell["status"] == "completed" else min(written, epochs)
+            running += cell["status"] == "running"
+        self.display.update(done, total, len(self.done), len(self.to_run), running)
+
+    def close(self) -> None:
+        self.tick(force=True)
+        self.display.close()
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -68,6 +124,7 @@ class Driver:
         if status in ("completed", "failed"):
             self.done.append(name)
         self.progress(outcome, status, message)
+        self.tick(force=True)
         return False
 
     # -- progress ------------------------------------------------------------------------------

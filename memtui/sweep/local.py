@@ -129,4 +129,5 @@ def run_local(driver: Driver, parallel: int | None = None) -> None:
                 del running[slot]
                 if driver.finished(cell.outcome(), requested_stop=cell.interrupts > 0):
                     queue.appendleft(cell.name)
+            driver.tick()
             time.sleep(POLL_S)

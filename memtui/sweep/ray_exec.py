@@ -112,6 +112,7 @@ def run_ray(driver: Driver, address: str | None, parallel: int | None = None) ->
                 refs[task.remote(str(cell_dir), threads)] = (name, read_attempts(cell_dir),
                                                               time.monotonic())
                 manifest.update(name, status="running")
+            driver.tick()
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=WAIT_S)
             for ref in ready:
                 name, attempts_before, submitted = refs.pop(ref)

@@ -20,7 +20,7 @@ from typing import Any
 from memtui.config import to_toml
 from memtui.errors import ConfigError, RunDirError
 from memtui.sweep.cell import CELL_TOML, is_complete
-from memtui.sweep.driver import Driver
+from memtui.sweep.driver import Driver, SweepDisplay
 from memtui.sweep.grid import Grid, grid_source, load_grid
 from memtui.sweep.manifest import CELLS_DIR, GRID_COPY, Manifest
 
@@ -79,7 +79,8 @@ def create_sweep(grid: Grid, grid_text: str, out: Path) -> Manifest:
 
 def sweep_command(grid_file: Path | None, out: Path | None = None, parallel: int | None = None,
                   on: str = "local", resume: Path | None = None, dry_run: bool = False,
-                  overrides: dict[str, Any] | None = None) -> int:
+                  overrides: dict[str, Any] | None = None,
+                  display: SweepDisplay | None = None) -> int:
     on = check_executor(on)
     if parallel is not None and parallel < 1:
         raise ConfigError("--parallel: give 1 or more")
@@ -113,14 +114,18 @@ def sweep_command(grid_file: Path | None, out: Path | None = None, parallel: int
         manifest = create_sweep(grid, grid_text, out)
         to_run = [cell.name for cell in grid.cells]
 
-    driver = Driver(manifest, to_run, retries=int(manifest.resources.get("retries", 0)))
-    if on == "local":
-        from memtui.sweep.local import run_local
+    driver = Driver(manifest, to_run, retries=int(manifest.resources.get("retries", 0)),
+                    display=display)
+    try:
+        if on == "local":
+            from memtui.sweep.local import run_local
 
-        run_local(driver, parallel)
-    else:
-        from memtui.sweep.ray_exec import run_ray
+            run_local(driver, parallel)
+        else:
+            from memtui.sweep.ray_exec import run_ray
 
-        run_ray(driver, None if on == "ray" else on, parallel)
+            run_ray(driver, None if on == "ray" else on, parallel)
+    finally:
+        driver.close()
     driver.say(driver.summary_line())
     return driver.exit_code()
