@@ -30,7 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tui"))
 from memtui.events import EpochEnded, EpochMetrics, LossInfo, RunStarted  # noqa: E402
 from memtui.runlog import RunLogWriter, to_record  # noqa: E402
 from memtui.tui.app import MemtuiApp  # noqa: E402
-from memtui.tui.sources import MultiRunSource, RunDirSource  # noqa: E402
+from memtui.tui.sources import (  # noqa: E402
+    SEVERAL_RUNS_POLL_S,
+    WATCH_POLL_S,
+    MultiRunSource,
+    RunDirSource,
+)
 from memtui.tui.widgets import EpochChart, LossPane, OverlayView  # noqa: E402
 
 from tui_helpers import FAKE_CONFIG  # noqa: E402
@@ -104,7 +109,9 @@ async def measure(paths: list[Path], seconds: float) -> dict[str, float]:
         return show_values(self)
 
     LossPane.show_values = counted_values  # type: ignore[method-assign]
-    app = MemtuiApp(MultiRunSource([RunDirSource(p) for p in paths], [p.name for p in paths]))
+    poll_s = WATCH_POLL_S if len(paths) == 1 else SEVERAL_RUNS_POLL_S  # as `memtui watch` does
+    app = MemtuiApp(MultiRunSource([RunDirSource(p, poll_s) for p in paths],
+                                   [p.name for p in paths]))
     out: dict[str, float] = {}
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(3)

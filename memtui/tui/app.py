@@ -30,7 +30,15 @@ from memtui.runstate import RunState
 from memtui.sweep.manifest import is_sweep_dir
 from memtui.tui.leaderboard import LeaderboardScreen
 from memtui.tui.run_screen import RunScreen
-from memtui.tui.sources import LiveSource, MultiRunSource, RunDirSource, RunSource, SourceNotice
+from memtui.tui.sources import (
+    SEVERAL_RUNS_POLL_S,
+    WATCH_POLL_S,
+    LiveSource,
+    MultiRunSource,
+    RunDirSource,
+    RunSource,
+    SourceNotice,
+)
 from memtui.tui.svg import pin_cells
 from memtui.tui.widgets import HelpScreen
 
@@ -39,9 +47,10 @@ REFRESH_HZ = 1
 CHART_INTERVAL_S = 1.0
 #: ...and what the view redraws at its own pace is held to this share of a core of its thread
 #: (charts, values, compositing, events together; RunScreen.flush). Draws it makes at once (a key,
-#: the first epoch, a short run every tenth of the way) and its minimum freshness come on top:
-#: benchmarks/watch_overhead.py measured 1.7-1.8% with 5 runs x 4 losses.
-VIEW_BUDGET = 0.015
+#: the first epoch, a short run every tenth of the way), its minimum freshness and the threads
+#: that read the runs come on top; the whole process is meant to stay within 2% of a core with
+#: 5 runs x 4 losses on screen (docs/benchmarks.md).
+VIEW_BUDGET = 0.013
 
 
 class RunEvent(Message):
@@ -292,7 +301,7 @@ class MemtuiApp(App[str]):
         self.notify(f"saved {path}", title="screenshot")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(live=not self.watching))
 
     def action_leaderboard(self) -> None:
         if not isinstance(self.screen, LeaderboardScreen):
@@ -320,14 +329,14 @@ def run_live(source: LiveSource) -> str:
     return app.state.status if app.state.finished else "stopped"
 
 
-def watch_source(spec: str | Path) -> RunSource:
+def watch_source(spec: str | Path, poll_s: float = WATCH_POLL_S) -> RunSource:
     """A run directory, or ``user@host:path`` followed over ssh."""
     from memtui.tui.remote import RemoteRunSource, parse_remote
 
     remote = parse_remote(str(spec))
     if remote is not None:
         return RemoteRunSource(*remote)
-    return RunDirSource(Path(spec))
+    return RunDirSource(Path(spec), poll_s)
 
 
 def run_watch(paths: Path | str | list[Path | str]) -> int:
@@ -340,7 +349,8 @@ def run_watch(paths: Path | str | list[Path | str]) -> int:
         from memtui.tui.sweep_board import run_sweep_board  # it builds on this module
 
         return run_sweep_board(Path(str(specs[0])))
-    sources = [watch_source(spec) for spec in specs]
+    poll_s = WATCH_POLL_S if len(specs) == 1 else SEVERAL_RUNS_POLL_S
+    sources = [watch_source(spec, poll_s) for spec in specs]
     check_terminal()
     if len(sources) == 1:
         MemtuiApp(sources[0]).run()

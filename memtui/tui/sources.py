@@ -47,6 +47,9 @@ class SourceNotice:
         self.text = text
 
 WATCH_POLL_S = 0.5
+#: Several runs on screen: each is read once a second, the view's tick; their values are drawn
+#: at most that often, and each poll costs the process a thread's wake-up.
+SEVERAL_RUNS_POLL_S = 1.0
 #: The writer's health is asked less often than the metrics: its texts count whole seconds
 #: against a 30 s staleness, and `watch` of several runs asks it for each of them.
 HEALTH_POLL_S = 2.0
@@ -188,6 +191,7 @@ class RunDirSource(ReadOnlySource):
         self._finished = False
         self._last_epoch = 0
         self._last_health: RunHealth | None = None
+        self._health_due = 0.0
         self._stop = threading.Event()
         self._deliver: Deliver | None = None
 
@@ -199,20 +203,24 @@ class RunDirSource(ReadOnlySource):
     def work(self) -> None:
         """Poll until the run's summary has been read or the view stops us. An error (the file
         rewritten under us by a --resume) propagates: the worker fails and the app shows it."""
-        health_due = 0.0
         while not self._stop.is_set():
-            events = self.poll()
-            if not self._finished and time.monotonic() >= health_due:
-                health_due = time.monotonic() + HEALTH_POLL_S
-                health = self.health()
-                if health != self._last_health:
-                    events.append(health)  # only news: a quiet run costs the view nothing
-                    self._last_health = health
-            if events and self._deliver is not None:
-                self._deliver(events)
-            if self._finished:
+            if self.step():
                 return
             self._stop.wait(self.poll_s)
+
+    def step(self) -> bool:
+        """One poll: deliver what is new (and the writer's health when due and changed); True
+        once the run's summary has been read."""
+        events = self.poll()
+        if not self._finished and time.monotonic() >= self._health_due:
+            self._health_due = time.monotonic() + HEALTH_POLL_S
+            health = self.health()
+            if health != self._last_health:
+                events.append(health)  # only news: a quiet run costs the view nothing
+                self._last_health = health
+        if events and self._deliver is not None:
+            self._deliver(events)
+        return self._finished
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -295,15 +303,19 @@ class MultiRunSource(ReadOnlySource):
         self.sources = sources
         self.names = names
         self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
 
     def attach(self, deliver: Deliver) -> None:
         for index, source in enumerate(self.sources):
             source.attach(lambda events, index=index: deliver(events, index))
 
     def work(self) -> None:
-        """Every source's work in a thread of its own; returns when all have returned. An error
-        in one is raised once the others are done (the view shows it)."""
+        """The local run directories polled in turn by one thread (a wake-up per poll, not one
+        per run); any other source (a remote one waits on ssh) in a thread of its own. Returns
+        when all are done. An error in one is raised once the others are done (the view shows
+        it)."""
         errors: list[BaseException] = []
+        local = [s for s in self.sources if type(s) is RunDirSource]
 
         def run(source: RunSource) -> None:
             try:
@@ -311,9 +323,26 @@ class MultiRunSource(ReadOnlySource):
             except BaseException as exc:  # noqa: BLE001 - handed to the app's worker below
                 errors.append(exc)
 
+        def follow(runs: list[RunDirSource]) -> None:
+            poll_s = min(source.poll_s for source in runs)
+            while runs and not self._stop.is_set():
+                following = []
+                for source in runs:
+                    try:
+                        if not source.step():
+                            following.append(source)
+                    except BaseException as exc:  # noqa: BLE001 - as in run() above
+                        errors.append(exc)
+                runs = following
+                if runs:
+                    self._stop.wait(poll_s)
+
         self._threads = [threading.Thread(target=run, args=(s,), daemon=True,
                                           name=f"memtui-source-{i}")
-                         for i, s in enumerate(self.sources)]
+                         for i, s in enumerate(self.sources) if s not in local]
+        if local:
+            self._threads.append(threading.Thread(target=follow, args=(local,), daemon=True,
+                                                  name="memtui-runs"))
         for thread in self._threads:
             thread.start()
         for thread in self._threads:
@@ -322,6 +351,7 @@ class MultiRunSource(ReadOnlySource):
             raise errors[0]
 
     def request_stop(self) -> None:
+        self._stop.set()
         for source in self.sources:
             source.request_stop()
 

@@ -583,10 +583,15 @@ class OverlayView(Vertical):
         self.query_one("#overlay-table", Static).update(table)
 
 
-HELP_TEXT = """\
-[b]Keys[/b]
+#: The first keys differ: a live run is stopped by q; a watched one is only left.
+LIVE_KEYS = """\
   [b]q[/b], [b]ctrl+c[/b]  stop training after the current batch, write the summary, exit
-  [b]p[/b]          pause / resume training (live runs)
+  [b]p[/b]          pause / resume training
+"""
+WATCH_KEYS = """\
+  [b]q[/b], [b]ctrl+c[/b]  leave the view (the runs themselves go on)
+"""
+HELP_TEXT = """\
   [b]o[/b]          overlay: one metric of every loss on one chart
   [b]m[/b]          next metric in the overlay
   [b]l[/b]          accuracy or loss chart in the panes (small terminals show one)
@@ -604,10 +609,15 @@ HELP_TEXT = """\
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
 
+    def __init__(self, live: bool = True) -> None:
+        super().__init__()
+        self.live = live
+
     def compose(self) -> ComposeResult:
         metrics = "\n".join(f"  [b]{m.title:<11}[/b] {m.help}" for m in METRICS.values())
+        keys = "[b]Keys[/b]\n" + (LIVE_KEYS if self.live else WATCH_KEYS) + HELP_TEXT
         with Vertical(id="help"):
-            yield Static(HELP_TEXT + metrics + "\n\n[dim]escape or ? closes this help[/dim]")
+            yield Static(keys + metrics + "\n\n[dim]escape or ? closes this help[/dim]")
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

@@ -101,6 +101,9 @@ async def test_watch_replays_a_finished_run(finished_run):
         await drawn(app, pilot)
         table = text_of(app.query_one("#overlay-table", Static))
         assert all(label in table for label in ("CE", "MSE", "RLL"))
+        await pilot.press("question_mark")  # its help says what q does to a watched run
+        help_text = str(app.screen.query_one(Static).content)
+        assert "leave the view" in help_text and "pause" not in help_text
 
 
 def test_each_poll_arrives_as_one_batch_and_health_only_when_it_changes(finished_run, tmp_path):
