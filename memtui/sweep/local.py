@@ -96,7 +96,8 @@ def run_local(driver: Driver, parallel: int | None = None) -> None:
     queue = deque(driver.to_run)
     running: dict[int, CellProcess] = {}
     driver.say(f"sweep {manifest.name}: {len(queue)} cells to run, {len(slots)} at a time on this "
-               f"machine ({threads} torch threads each); {manifest.sweep_dir}")
+               f"machine ({threads} torch thread{'s' if threads != 1 else ''} each); "
+               f"{manifest.sweep_dir}")
 
     def on_signal(signum: int) -> None:
         if not driver.stopping:
