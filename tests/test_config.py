@@ -201,3 +201,14 @@ def test_paper_presets_follow_the_papers_released_code(name):
     assert rll.params == {"alpha": 0.1}
     if "mnist" in name:
         assert config.model.batchnorm is False  # the paper's README runs MNIST with --batch_norm 0
+
+
+@pytest.mark.parametrize("name", ["mnist-noisy", "fashion-mnist-noisy", "paper-mnist-noisy"])
+def test_mnist_presets_take_apls_nce_rce_at_its_step_not_its_weights(name):
+    """APL trains MNIST's NCE+RCE (alpha 1, beta 10) at lr 0.01; these presets train at lr 0.1,
+    so the loss is scaled by 0.01 / 0.1 to take the same step (at (1, 10) the network collapsed)."""
+    config = load_preset(name)
+    nce_rce = next(spec for spec in config.losses if spec.name == "nce+rce")
+    apl_alpha, apl_beta, apl_lr = 1.0, 10.0, 0.01
+    scale = apl_lr / config.optimizer.lr
+    assert nce_rce.params == pytest.approx({"alpha": apl_alpha * scale, "beta": apl_beta * scale})
