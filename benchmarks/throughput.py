@@ -90,6 +90,8 @@ def make_config(spec: dict):
         "precision": spec.get("precision", "fp32"),
         "compile": spec.get("compile", False),
     }
+    if spec.get("threads"):  # the engine sets its own count (memtui.session): the same as the rows'
+        overrides["threads"] = spec["threads"]
     return apply_overrides(config, overrides)
 
 
@@ -446,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", default="fp32", help="e.g. fp32,bf16 (engine and bare)")
     parser.add_argument("--compile", action="store_true", help="add engine rows with compile")
     parser.add_argument("--workers", default="0", help="reference DataLoader workers, e.g. 0,2")
-    parser.add_argument("--threads", type=int, help="torch threads per row (CPU)")
+    parser.add_argument("--threads", type=int, help="torch threads per row (CPU; default: as "
+                        "`memtui run`, memtui.session.DEFAULT_THREADS)")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per row")
     parser.add_argument("--json", type=Path, help="write all results here")
@@ -462,6 +465,15 @@ def main(argv: list[str] | None = None) -> int:
     all_lines = [f"machine: {machine_name(args.device)}; torch {__import__('torch').__version__}"]
     print(all_lines[0], flush=True)
     report = {"machine": all_lines[0], "workloads": []}
+    if args.threads is None and args.device == "cpu":
+        # every row with the count `memtui run` trains with; torch's own default (one per core)
+        # would give the bare loop more threads than the engine
+        from memtui.session import DEFAULT_THREADS
+
+        args.threads = DEFAULT_THREADS
+    if args.threads:
+        all_lines.append(f"torch threads per row: {args.threads}")
+        print(all_lines[-1], flush=True)
     for workload in [w.strip() for w in args.preset.split(",") if w.strip()]:
         defaults = WORKLOADS.get(workload, {}).get(args.device, {"subset": None,
                                                                    "test_subset": None})

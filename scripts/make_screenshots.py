@@ -8,7 +8,7 @@ saves what the screen shows:
   screenshots/demo-80x24.svg     the same run at 80x24 (panes show one chart each)
   screenshots/mnist.svg          real MNIST with 40% random labels (the mnist-noisy preset)
   screenshots/sweep-board.svg    `memtui watch` on a sweep directory (--sweep: a finished one,
-                                 e.g. docs/sweep-results.md's), shown as sweeps/noise
+                                 e.g. docs/results.md section 6's), shown as sweeps/noise
   screenshots/compare-overlay.svg  `memtui watch` of several runs (--compare): mean ± std bands
   screenshots/leaderboard.svg      the same runs' leaderboard
 
