@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from memtui.events import Event, RunHealth
+from memtui.events import EpochEnded, Event, RunHealth
 from memtui.runlog import (
     ERROR_LOG,
     METRICS_FILE,
@@ -240,12 +240,14 @@ class RunDirSource(ReadOnlySource):
 
     @property
     def ended_at(self) -> float | None:
-        """When the run ended: stamped in summary.json; runs of earlier versions have their
-        writer's last heartbeat, and the oldest only the summary's mtime (wrong for a copy)."""
+        """When the run ended: stamped in summary.json. Runs of earlier versions have their
+        writer's last heartbeat; the oldest, only their start plus their epochs' time (not the
+        summary's mtime, which a copy resets)."""
         summary_path = self.path / SUMMARY_FILE
         if not summary_path.is_file():
             return None
-        stamp = (read_run(self.path).summary or {}).get("ended")
+        record = read_run(self.path)
+        stamp = (record.summary or {}).get("ended")
         if isinstance(stamp, str):
             try:
                 return datetime.fromisoformat(stamp).timestamp()
@@ -254,7 +256,9 @@ class RunDirSource(ReadOnlySource):
         writer = writer_info(self.path)
         if writer.get("finished") is True:
             return float(writer["heartbeat"])
-        return summary_path.stat().st_mtime
+        started = self.started_at
+        trained = sum(e.seconds for e in record.events() if isinstance(e, EpochEnded))
+        return started + trained if started is not None else summary_path.stat().st_mtime
 
     # -- reading ---------------------------------------------------------------------------------
 

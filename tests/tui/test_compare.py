@@ -367,3 +367,8 @@ def test_a_copied_run_keeps_its_own_end_time(tmp_path):
     (copy / "summary.json").write_text(json.dumps(summary))
     writer = json.loads((copy / "writer.json").read_text())
     assert writer["finished"] and RunDirSource(copy).ended_at == writer["heartbeat"]
+    (copy / "writer.json").unlink()  # older still: its start and the time of its epochs tell
+    source = RunDirSource(copy)
+    epochs = [json.loads(line) for line in (copy / "metrics.jsonl").read_text().splitlines()]
+    trained = sum(r["seconds"] for r in epochs if r.get("event") == "epoch_ended")
+    assert trained > 0 and source.ended_at == pytest.approx(source.started_at + trained)
