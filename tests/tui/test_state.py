@@ -214,7 +214,7 @@ async def test_over_budget_the_values_still_follow_at_their_longest_wait(monkeyp
     from memtui.tui import run_screen
     from memtui.tui.app import MemtuiApp
 
-    monkeypatch.setattr(run_screen, "MAX_VALUES_WAIT_S", 4.0)
+    monkeypatch.setattr(run_screen, "MAX_VALUES_WAIT_S", 1.5)
     app = MemtuiApp(chart_interval=3600.0, view_budget=0.02, refresh_hz=20)
     async with app.run_test(size=(120, 36)) as pilot:
         await _started_counting_draws(app, pilot)
