@@ -174,3 +174,39 @@ def test_log_scale_and_cursor(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(160, 48), run_before=log_cursor)
+
+
+def test_x_range_the_last_20_epochs(snap_compare):
+    app, feed = fed_app()
+
+    async def last_20(pilot) -> None:
+        await feed(pilot)
+        await pilot.press("x", "x")  # the whole run -> the last 50 -> the last 20
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=last_20)
+
+
+def test_leaderboard_sorted_by_another_column_and_reversed(snap_compare):
+    app, feed = multi_app()
+
+    async def resorted(pilot) -> None:
+        await feed(pilot)
+        await pilot.press("b", "]", "]", "]", "r")  # best test acc -> ... -> recovered, ascending
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=resorted)
+
+
+def test_a_remote_runs_dropped_connection_shows_as_a_banner(snap_compare):
+    from memtui.tui.sources import SourceNotice
+
+    app, feed = fed_app()
+
+    async def dropped(pilot) -> None:
+        await feed(pilot)
+        app.consume(SourceNotice("connection lost: ssh me@lab: Connection timed out; "
+                                 "reconnecting in 8 s"))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=dropped)
