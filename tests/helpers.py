@@ -76,3 +76,20 @@ name = "ce"
 [[losses]]
 name = "rll"
 """
+
+
+def full_disk_under_the_log(monkeypatch, from_epoch: int = 2) -> None:
+    """The disk fills under metrics.jsonl: the run log's write of epoch ``from_epoch`` fails."""
+    import errno
+    import os
+
+    from memtui.runlog import RunLogWriter
+
+    real = RunLogWriter._append
+
+    def append(self, record):
+        if record.get("epoch") == from_epoch:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, record)
+
+    monkeypatch.setattr(RunLogWriter, "_append", append)

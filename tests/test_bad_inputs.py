@@ -29,6 +29,8 @@ from memtui.config import load_preset
 from memtui.errors import ConfigError
 from memtui.session import start_run
 
+from helpers import full_disk_under_the_log
+
 CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.md"
 
 GOOD_PRESET = """
@@ -163,21 +165,6 @@ def full_disk(patch: pytest.MonkeyPatch) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     patch.setattr(Checkpoint, "save", save)
-
-
-def full_disk_under_the_log(patch: pytest.MonkeyPatch) -> None:
-    import errno
-
-    from memtui.runlog import RunLogWriter
-
-    real = RunLogWriter._append
-
-    def append(self, record):
-        if record.get("epoch") == 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(self, record)
-
-    patch.setattr(RunLogWriter, "_append", append)
 
 
 class GonePipe:

@@ -25,7 +25,7 @@ from memtui.report import report_runs
 from memtui.runlog import STALE_S, WRITER_FILE, health, read_run
 from memtui.session import resume_run, start_run
 
-from helpers import TINY_TOML, Recorder
+from helpers import TINY_TOML, Recorder, full_disk_under_the_log
 
 
 class CheckpointProbe(Recorder):
@@ -167,16 +167,7 @@ def test_a_full_disk_removes_partial_files_writes_the_summary_and_says_one_line(
 
 def test_a_full_disk_under_the_metrics_log_still_writes_the_summary(tiny_config, tmp_path,
                                                                    monkeypatch):
-    from memtui.runlog import RunLogWriter
-
-    real = RunLogWriter._append
-
-    def append(self, record):
-        if record.get("epoch") == 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(self, record)
-
-    monkeypatch.setattr(RunLogWriter, "_append", append)
+    full_disk_under_the_log(monkeypatch)
     run = start_run(tiny_config(epochs=3, out=str(tmp_path / "run")))
     finished = run.execute()
     assert finished.status == "failed"
