@@ -216,9 +216,14 @@ async def test_over_budget_the_values_still_follow_at_their_longest_wait(monkeyp
     from memtui.tui import run_screen
     from memtui.tui.app import MemtuiApp
 
-    clock = [1000.0]  # the screen's clock, moved by hand: however slow the machine, no wait ends early
+    from memtui.tui.budget import CpuBudget
+
+    # the screen's clock and the budget's, moved by hand: however slow or busy the machine (a
+    # garbage collection on the app's thread), no wait ends early and none is paid for late
+    clock = [1000.0]
     monkeypatch.setattr(run_screen, "time", SimpleNamespace(monotonic=lambda: clock[0]))
-    app = MemtuiApp(chart_interval=3600.0, view_budget=0.02, refresh_hz=20)
+    app = MemtuiApp(chart_interval=3600.0, refresh_hz=20)
+    app.run_screen.budget = CpuBudget(0.02, wall=lambda: clock[0], cpu=lambda: 0.0)
 
     def values_show(loss_value: str) -> bool:
         return loss_value in text_of(app.query_one(".loss-pane .values"))
