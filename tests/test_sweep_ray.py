@@ -1,5 +1,5 @@
-"""Sweeps on a real local Ray cluster (2 CPUs): cells as Ray tasks, and a task whose worker
-process is killed mid-run, retried by Ray, resuming the cell from its checkpoint."""
+"""Sweeps on a real local Ray cluster (2 CPUs): a task whose worker process is killed mid-run,
+retried by Ray, resuming the cell from its checkpoint; ctrl-c, then every cell as a Ray task."""
 
 from __future__ import annotations
 
@@ -24,22 +24,6 @@ def ray_cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
-
-
-def test_cells_run_as_ray_tasks(ray_cluster, tmp_path, capsys):
-    grid = tmp_path / "grid.toml"
-    grid.write_text(grid_text(axes="seed = [0, 1]"))
-    sweep_dir = tmp_path / "sw"
-    assert sweep_command(grid, sweep_dir, on="ray") == 0
-    err = capsys.readouterr().err
-    assert "2 cells as Ray tasks (1 CPU, 0 GPU each; cluster 2 CPUs" in err
-    cells = Manifest.load(sweep_dir).cells
-    assert [c["status"] for c in cells] == ["completed", "completed"]
-    assert [c["attempts"] for c in cells] == [1, 1]
-    for cell in cells:
-        run = read_run(sweep_dir / "cells" / cell["name"])
-        assert run.summary["status"] == "completed" and run.config["seed"] == cell["overrides"]["seed"]
-    assert ray.is_initialized()  # a cluster the caller started is left running
 
 
 def test_a_cell_whose_ray_worker_dies_is_retried_and_resumes_its_checkpoint(ray_cluster, tmp_path,
@@ -100,8 +84,13 @@ def test_ctrl_c_stops_the_ray_tasks_and_resume_completes_them(ray_cluster, tmp_p
     summary = read_run(sweep_dir / "cells" / "seed-0").summary
     assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < 20
 
+    capsys.readouterr()
     assert sweep_command(None, resume=sweep_dir, on="ray") == 0, capsys.readouterr().err
+    assert "2 cells as Ray tasks (1 CPU, 0 GPU each; cluster 2 CPUs" in capsys.readouterr().err
     for cell in Manifest.load(sweep_dir).cells:
         assert cell["status"] == "completed"
+        run = read_run(sweep_dir / "cells" / cell["name"])
+        assert run.config["seed"] == cell["overrides"]["seed"]  # each task ran its own cell
         for epochs in epochs_by_loss(sweep_dir / "cells" / cell["name"]).values():
             assert epochs == list(range(1, 21)), (cell["name"], epochs)
+    assert ray.is_initialized()  # a cluster the caller started is left running

@@ -215,7 +215,6 @@ async def test_over_budget_the_values_still_follow_at_their_longest_wait(monkeyp
 
     from memtui.tui import run_screen
     from memtui.tui.app import MemtuiApp
-
     from memtui.tui.budget import CpuBudget
 
     # the screen's clock and the budget's, moved by hand: however slow or busy the machine (a
