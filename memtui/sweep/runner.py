@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -77,11 +78,21 @@ def create_sweep(grid: Grid, grid_text: str, out: Path) -> Manifest:
     return Manifest.create(out, grid)
 
 
-def sweep_command(grid_file: Path | None, out: Path | None = None, parallel: int | None = None,
+@dataclass
+class PreparedSweep:
+    """A sweep directory ready for an executor: its manifest and the cells still to run."""
+
+    manifest: Manifest
+    to_run: list[str]
+
+
+def prepare_sweep(grid_file: Path | None, out: Path | None = None, parallel: int | None = None,
                   on: str = "local", resume: Path | None = None, dry_run: bool = False,
-                  overrides: dict[str, Any] | None = None,
-                  display: SweepDisplay | None = None) -> int:
-    on = check_executor(on)
+                  overrides: dict[str, Any] | None = None) -> PreparedSweep | None:
+    """Check everything the user gave and lay out (or take up again) the sweep directory;
+    None when there is nothing to run (--dry-run, or every cell of --resume is complete). Bad
+    input raises a MemtuiError before any cell starts."""
+    check_executor(on)
     if parallel is not None and parallel < 1:
         raise ConfigError("--parallel: give 1 or more")
     if resume is not None:
@@ -100,21 +111,26 @@ def sweep_command(grid_file: Path | None, out: Path | None = None, parallel: int
         if not to_run:
             print(f"sweep {manifest.name}: every cell is complete; nothing to do ({resume})",
                   file=sys.stderr)
-            return 0
-    else:
-        if grid_file is None:
-            raise ConfigError("give a grid file, or a shipped grid's name (noise-grid), or --resume "
-                              "SWEEP_DIR")
-        grid = load_grid(grid_file, cli_overrides=overrides)
-        grid_text, _, _ = grid_source(grid_file)
-        if dry_run:
-            sys.stdout.write(describe_cells(grid))
-            return 0
-        out = Path(out) if out is not None else default_sweep_dir(grid.name)
-        manifest = create_sweep(grid, grid_text, out)
-        to_run = [cell.name for cell in grid.cells]
+            return None
+        return PreparedSweep(manifest, to_run)
+    if grid_file is None:
+        raise ConfigError("give a grid file, or a shipped grid's name (noise-grid), or --resume "
+                          "SWEEP_DIR")
+    grid = load_grid(grid_file, cli_overrides=overrides)
+    grid_text, _, _ = grid_source(grid_file)
+    if dry_run:
+        sys.stdout.write(describe_cells(grid))
+        return None
+    out = Path(out) if out is not None else default_sweep_dir(grid.name)
+    return PreparedSweep(create_sweep(grid, grid_text, out), [cell.name for cell in grid.cells])
 
-    driver = Driver(manifest, to_run, retries=int(manifest.resources.get("retries", 0)),
+
+def execute_sweep(prepared: PreparedSweep, parallel: int | None = None, on: str = "local",
+                  display: SweepDisplay | None = None) -> int:
+    """Run the cells on the executor; the exit code: 0 all completed, 1 a cell failed, 130
+    stopped with cells left."""
+    manifest = prepared.manifest
+    driver = Driver(manifest, prepared.to_run, retries=int(manifest.resources.get("retries", 0)),
                     display=display)
     try:
         if on == "local":
@@ -129,3 +145,14 @@ def sweep_command(grid_file: Path | None, out: Path | None = None, parallel: int
         driver.close()
     driver.say(driver.summary_line())
     return driver.exit_code()
+
+
+def sweep_command(grid_file: Path | None, out: Path | None = None, parallel: int | None = None,
+                  on: str = "local", resume: Path | None = None, dry_run: bool = False,
+                  overrides: dict[str, Any] | None = None,
+                  display: SweepDisplay | None = None) -> int:
+    """`memtui sweep` without its live board: lines (and a bar) on ``display``."""
+    prepared = prepare_sweep(grid_file, out, parallel, on, resume, dry_run, overrides)
+    if prepared is None:
+        return 0
+    return execute_sweep(prepared, parallel, on, display)
