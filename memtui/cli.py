@@ -193,25 +193,46 @@ def sweep(
     resume: Annotated[Optional[Path], typer.Option(
         help="Re-submit the cells of this sweep directory that have no completed summary.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and exit.")] = False,
+    no_ui: Annotated[bool, typer.Option(
+        "--no-ui", help="Lines on stderr (and a bar when stderr is a terminal) instead of the "
+        "board. Implied when stdout is not a terminal.")] = False,
     data_dir: Annotated[Optional[Path], typer.Option(
         help="Folder holding the data sets, for every cell.")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
 ) -> None:
     """Run a grid of experiments, each cell an ordinary run directory.
 
-    Cells go under sweeps/<id>/cells/<cell>/, with a manifest.json of their status. A line per
-    finished cell, and on a terminal a bar of every cell's epochs with an ETA. ctrl-c stops
-    every cell after its current batch; --resume continues.
+    Cells go under sweeps/<id>/cells/<cell>/, with a manifest.json of their status. On a
+    terminal the board of the cells follows them (Enter opens a cell's panes) while a child
+    process runs the sweep, its lines in sweeps/<id>/sweep.log; q or ctrl-c stops every cell
+    after its current batch. Headless (--no-ui, or stdout not a terminal): a line per finished
+    cell, and a bar of every cell's epochs with an ETA when stderr is a terminal.
+    --resume continues a stopped sweep.
     """
-    from memtui.sweep.runner import sweep_command
+    from memtui.sweep.runner import execute_sweep, prepare_sweep
 
+    prepared = prepare_sweep(grid_file, out, parallel, on, resume, dry_run,
+                             {"data.data_dir": data_dir, "device": device})
+    if prepared is None:
+        raise typer.Exit(0)
+    if not no_ui and _can_draw():
+        from memtui.tui.sweep_board import run_sweep_live
+
+        raise typer.Exit(run_sweep_live(prepared.manifest.sweep_dir, on, parallel))
     display = None
     if sys.stderr is not None and sys.stderr.isatty():
         from memtui.sweep.progress import BarDisplay
 
         display = BarDisplay(sys.stderr)
-    raise typer.Exit(sweep_command(grid_file, out, parallel, on, resume, dry_run,
-                                   {"data.data_dir": data_dir, "device": device}, display))
+    raise typer.Exit(execute_sweep(prepared, parallel, on, display))
+
+
+def _can_draw() -> bool:
+    """Whether stdout is a terminal that a view can draw on."""
+    import os
+
+    return (sys.stdout is not None and sys.stdout.isatty()
+            and os.environ.get("TERM", "") not in ("", "dumb", "unknown"))
 
 
 @app.command()

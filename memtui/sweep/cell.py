@@ -59,7 +59,7 @@ class Outcome:
         return asdict(self)
 
 
-def _prepare_child() -> None:  # pragma: no cover - runs in the child, between fork and exec
+def prepare_child_process() -> None:  # pragma: no cover - in the child, between fork and exec
     # A blocked signal mask survives exec, and a Ray worker's task thread blocks SIGINT: unblock
     # the signals the run stops on, or a stop request would never reach it.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
@@ -204,7 +204,7 @@ class CellProcess:
                     # Its own session: a ctrl-c in the terminal reaches the sweep only, which
                     # passes one SIGINT on to each cell (two would interrupt at once).
                     start_new_session=True,
-                    preexec_fn=_prepare_child if os.name == "posix" else None)
+                    preexec_fn=prepare_child_process if os.name == "posix" else None)
         finally:
             os.close(lock)  # the run process keeps its inherited copy of the lock until it ends
 

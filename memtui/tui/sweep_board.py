@@ -8,11 +8,13 @@ accuracy, coloured by value from the theme's colours (so NO_COLOR and light them
 
 ``SweepApp`` is the live view (MemtuiApp) whose default screen is the board and whose one source
 is the open cell's: Enter follows the cell in a ``CellScreen`` (the run view), Esc stops that
-source and goes back.
+source and goes back. ``run_sweep_live`` is `memtui sweep` on a terminal: the same app over a
+sweep that a child process runs (memtui.sweep.background), where q stops the sweep.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,16 +35,31 @@ from memtui.errors import RunDirError
 from memtui.events import Event, RunFinished
 from memtui.runlog import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
 from memtui.runstate import RunState
+from memtui.sweep.background import BackgroundSweep
 from memtui.sweep.manifest import MANIFEST_FILE, Manifest
 from memtui.tui.app import MemtuiApp
 from memtui.tui.run_screen import RunScreen
 from memtui.tui.sources import RunDirSource
+from memtui.tui.widgets import HelpScreen
 
 #: How often the board reads the sweep; a finished cell costs nothing, a running one a read of
 #: the lines its metrics.jsonl grew by.
 BOARD_POLL_S = 1.0
 #: Per loss, these metrics' latest values, under these headings.
 BOARD_METRICS = {"memorized": "mem", "test_acc": "test"}
+#: How often the board checks whether the sweep it runs has ended.
+SWEEP_CHECK_S = 0.5
+
+SWEEP_RUN_KEYS = """\
+  [b]q[/b], [b]ctrl+c[/b]  stop every cell after its current batch (again: at once), then leave
+"""
+SWEEP_WATCH_KEYS = """\
+  [b]q[/b], [b]ctrl+c[/b]  leave the view (the sweep itself goes on)
+"""
+SWEEP_BOARD_KEYS = """\
+  [b]enter[/b]      open the cell under the cursor; [b]escape[/b] goes back to the board
+  [dim]in a cell's panes:[/dim]
+"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,6 +223,9 @@ class SweepBoard(Screen):
         info.append(f" · {len(manifest.cells)} cells: ")
         info.append(", ".join(f"{n} {status}" for status, n in counts.items()))
         info.append(f" · {self.follower.sweep_dir}", style="dim")
+        sweep_line, sweep = self.app.sweep_line, self.app.sweep
+        if sweep_line is not None and sweep is not None:
+            info.append(f"\n{sweep_line}", style="bold" if sweep.stopping else "")
         info.append("\nmem: share of the corrupted samples predicted as their given label (lower "
                     "is better) · test: accuracy on the clean test set · both in %", style="dim")
         self.info.update(info)
@@ -235,7 +255,7 @@ class SweepBoard(Screen):
                 table.add_row(*self._row(cell), key=cell["name"])
                 continue
             for column, value in zip(table.columns, self._row(cell)):
-                table.update_cell(cell["name"], column, value)
+                table.update_cell(cell["name"], column, value, update_width=True)
 
     def _row(self, cell: dict[str, Any]) -> list[Text | str]:
         state = self.follower.cells[cell["name"]].state
@@ -320,17 +340,79 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
         Binding("question_mark", "help", "help", key_display="?"),
     ]
 
-    def __init__(self, sweep_dir: Path, *, poll_s: float = BOARD_POLL_S, **view: Any) -> None:
-        """``poll_s``: how often the board and an open cell read the disk; ``view``: as
-        MemtuiApp's (clock, refresh and chart throttles)."""
+    def __init__(self, sweep_dir: Path, *, poll_s: float = BOARD_POLL_S,
+                 sweep: BackgroundSweep | None = None, **view: Any) -> None:
+        """``poll_s``: how often the board and an open cell read the disk; ``sweep``: the child
+        process running this sweep, when `memtui sweep` opened the board (q stops it);
+        ``view``: as MemtuiApp's (clock, refresh and chart throttles)."""
         super().__init__(None, **view)
         self.poll_s = poll_s
+        self.sweep = sweep
         self.board = SweepBoard(SweepFollower(sweep_dir), poll_s)
         self.sweep_title = f"memtui · sweep {self.board.follower.manifest.name}"
         self.title = self.sweep_title
 
     def get_default_screen(self) -> Screen:
         return self.board
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.sweep is not None:
+            self.set_interval(SWEEP_CHECK_S, self._check_sweep)
+
+    # -- the sweep this process runs ---------------------------------------------------------------
+
+    @property
+    def sweep_line(self) -> str | None:
+        """What the board says of the sweep process; None when it only watches."""
+        sweep = self.sweep
+        if sweep is None:
+            return None
+        code = sweep.poll()
+        if code is not None:
+            outcome = {0: "finished", 1: "finished, with failed cells",
+                       130: "stopped; `memtui sweep --resume` continues it"}
+            return (f"the sweep {outcome.get(code, f'ended with exit code {code}')} · q leaves · "
+                    f"its log: {sweep.log_path}")
+        if sweep.stopping:
+            return ("stopping: every running cell finishes its current batch and keeps its "
+                    "completed epochs (q again: interrupt them at once)")
+        return f"running here · q stops every cell (--resume continues) · its log: {sweep.log_path}"
+
+    def _check_sweep(self) -> None:
+        assert self.sweep is not None
+        code = self.sweep.poll()
+        if code is None or self._sweep_ended:
+            return
+        self._sweep_ended = True
+        self.board.show(set())
+        if self.sweep.stopping:  # the user asked it to stop: leave, as the run view does
+            self.exit("stopped")
+        else:
+            self.notify(self.sweep_line or "", title="sweep ended",
+                        severity="information" if code == 0 else "warning", timeout=30)
+
+    _sweep_ended = False
+
+    def action_help(self) -> None:
+        quit_keys = (SWEEP_RUN_KEYS if self.sweep is not None and self.sweep.poll() is None
+                     else SWEEP_WATCH_KEYS)
+        self.push_screen(HelpScreen(leading_keys=quit_keys + SWEEP_BOARD_KEYS))
+
+    def action_quit_run(self) -> None:
+        sweep = self.sweep
+        if sweep is None or sweep.poll() is not None:
+            if self.source is not None:
+                self.source.request_stop()
+            self.exit(self.state.status)
+            return
+        sweep.request_stop()
+        self.board.show(set())
+        if sweep.stops_sent == 1:
+            self.notify("stopping every cell after its current batch… (again: interrupt at once)",
+                        title="quit")
+        else:
+            self.notify("interrupting every cell; each keeps its last checkpoint", title="quit")
 
     def open_cell(self, name: str) -> None:
         """Follow the cell's run directory in a fresh run view."""
@@ -385,3 +467,39 @@ def run_sweep_board(path: Path) -> int:
     check_terminal()
     app.run()
     return 0
+
+
+def run_sweep_live(sweep_dir: Path, on: str = "local", parallel: int | None = None) -> int:
+    """`memtui sweep` on a terminal: the sweep runs in a child process (memtui.sweep.background)
+    and the board follows it; the sweep's exit code. SIGTERM and SIGHUP (an SSH session going
+    away) stop it as q does; however the view ends, the cells are stopped and waited for."""
+    from memtui.control import RunControl, stop_on_signals
+    from memtui.tui.app import check_terminal
+
+    check_terminal()
+    sweep = BackgroundSweep(sweep_dir, on, parallel)
+    app = SweepApp(Path(sweep_dir), sweep=sweep)
+    sweep.start()
+
+    def leave() -> None:
+        loop = app.loop  # signals arrive in the main thread, between the loop's steps
+        if loop is not None and sweep.stops_sent == 0:
+            loop.call_soon_threadsafe(app.action_quit_run)
+
+    try:
+        with stop_on_signals(RunControl(), on_stop=leave, signals=("SIGTERM", "SIGHUP")):
+            app.run()
+    finally:
+        if sweep.poll() is None:
+            if not sweep.stopping:
+                sweep.request_stop()
+            print("memtui: waiting for the sweep's cells to stop after their current batch…",
+                  file=sys.stderr, flush=True)
+            try:
+                sweep.wait()
+            except KeyboardInterrupt:  # a ctrl-c now: interrupt the cells at once
+                sweep.request_stop()
+                sweep.wait()
+    for line in sweep.last_lines(1):
+        print(line, file=sys.stderr, flush=True)
+    return sweep.wait()

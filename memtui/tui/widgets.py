@@ -609,13 +609,15 @@ HELP_TEXT = """\
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
 
-    def __init__(self, live: bool = True) -> None:
+    def __init__(self, live: bool = True, leading_keys: str | None = None) -> None:
+        """``live``: a run in this process (LIVE_KEYS) or a watched one (WATCH_KEYS);
+        ``leading_keys``: other keys in their place (the sweep board's)."""
         super().__init__()
-        self.live = live
+        self.leading_keys = leading_keys or (LIVE_KEYS if live else WATCH_KEYS)
 
     def compose(self) -> ComposeResult:
         metrics = "\n".join(f"  [b]{m.title:<11}[/b] {m.help}" for m in METRICS.values())
-        keys = "[b]Keys[/b]\n" + (LIVE_KEYS if self.live else WATCH_KEYS) + HELP_TEXT
+        keys = "[b]Keys[/b]\n" + self.leading_keys + HELP_TEXT
         with Vertical(id="help"):
             yield Static(keys + metrics + "\n\n[dim]escape or ? closes this help[/dim]")
 

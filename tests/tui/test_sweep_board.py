@@ -15,7 +15,7 @@ from memtui.errors import RunDirError
 from memtui.runlog import read_run
 from memtui.tui.sweep_board import CellScreen, SweepApp, SweepBoard
 
-from tui_helpers import EAGER, wait_for
+from tui_helpers import EAGER, text_of, wait_for
 
 SIZE = (140, 30)
 CELLS = ["noise-0.2_seed-0", "noise-0.6_seed-0"]
@@ -158,6 +158,8 @@ async def test_the_board_follows_a_sweep_while_it_runs(finished_sweep, tmp_path)
         assert app.state.status == "completed" and app.state.epochs_done == 2
         await pilot.press("escape")
         await wait_for(lambda: row_of(app, first)[2:4] == ["completed", "2/2"], pilot)
+        status_column = app.board.query_one(DataTable).columns["status"]
+        assert status_column.content_width >= len("completed")  # grown, not cut to "complet"
         state = read_run(finished_sweep / "cells" / first).state()
         label = next(iter(state.losses))
         assert row_of(app, first)[4:6] == [percent(state.losses[label].latest["memorized"]),
@@ -176,9 +178,80 @@ def test_watch_opens_the_board_on_a_sweep_directory(finished_sweep, monkeypatch)
     assert opened == [finished_sweep]
 
 
+def test_sweep_on_a_terminal_opens_the_board_and_runs_the_sweep_behind_it(tmp_path, monkeypatch):
+    import sys
+
+    import memtui.tui.sweep_board
+
+    opened = []
+    monkeypatch.setattr(memtui.tui.sweep_board, "run_sweep_live",
+                        lambda *args: opened.append(args) or 0)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    grid = tmp_path / "grid.toml"
+    grid.write_text(grid_text(axes="seed = [0, 1]"))
+    assert call_main(monkeypatch, "sweep", str(grid), "--out", str(tmp_path / "sw"),
+                     "--parallel", "1") == 0
+    assert opened == [(tmp_path / "sw", "local", 1)]  # laid out first: bad input never opens it
+    assert (tmp_path / "sw" / "manifest.json").is_file()
+
+    assert call_main(monkeypatch, "sweep", "--resume", str(tmp_path / "sw"), "--on",
+                     "nowhere") == 2  # refused before anything is drawn
+    assert len(opened) == 1
+
+    import memtui.sweep.runner
+
+    headless = []
+    monkeypatch.setattr(memtui.sweep.runner, "execute_sweep",
+                        lambda prepared, *args: headless.append(prepared.manifest.sweep_dir) or 0)
+    assert call_main(monkeypatch, "sweep", str(grid), "--out", str(tmp_path / "a"), "--no-ui") == 0
+    monkeypatch.setenv("TERM", "dumb")  # a terminal that cannot draw gets the lines
+    assert call_main(monkeypatch, "sweep", str(grid), "--out", str(tmp_path / "b")) == 0
+    assert headless == [tmp_path / "a", tmp_path / "b"] and len(opened) == 1
+
+
 def test_a_bad_manifest_is_one_line_before_anything_is_drawn(tmp_path, monkeypatch, capsys):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(RunDirError, match="not valid JSON"):
         SweepApp(tmp_path)
     assert call_main(monkeypatch, "watch", str(tmp_path)) != 0
     assert "manifest.json is not valid JSON" in capsys.readouterr().err
+
+
+async def test_a_sweep_started_on_a_terminal_runs_under_its_board_and_q_stops_every_cell(tmp_path):
+    """The sweep as `memtui sweep` starts it on a terminal: a real child process and real cells
+    under the board; the first q stops them after their current batch, and the view leaves once
+    the sweep has written down where each cell stopped."""
+    from memtui.sweep.background import BackgroundSweep
+    from memtui.sweep.manifest import Manifest
+    from memtui.sweep.runner import prepare_sweep
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text(grid_text(epochs=400, subset=400, axes="seed = [0, 1]"))
+    prepared = prepare_sweep(grid, tmp_path / "sweep")
+    assert prepared is not None
+    sweep = BackgroundSweep(prepared.manifest.sweep_dir, parallel=1)
+    app = SweepApp(prepared.manifest.sweep_dir, poll_s=0.05, sweep=sweep, **EAGER)
+    sweep.start()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            assert "running here · q stops every cell" in text_of(app.board.info)
+            table = app.board.query_one(DataTable)
+
+            def epochs_shown() -> int:
+                done = str(table.get_cell("seed-0", "epoch")).split("/")[0]
+                return int(done) if done.isdigit() else 0
+
+            await wait_for(lambda: epochs_shown() >= 2, pilot, timeout=60)
+            await pilot.press("q")
+            assert "stopping: every running cell" in text_of(app.board.info)
+            await wait_for(lambda: app.return_value is not None, pilot, timeout=60)
+        assert sweep.wait(timeout=30) == 130 and sweep.stops_sent == 1
+    finally:
+        sweep.request_stop()
+    cells = {cell["name"]: cell for cell in Manifest.load(prepared.manifest.sweep_dir).cells}
+    assert cells["seed-0"]["status"] == "stopped" and cells["seed-1"]["status"] == "pending"
+    summary = read_run(prepared.manifest.sweep_dir / "cells" / "seed-0").summary
+    assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < 400
+    assert sweep.last_lines(1) == [line for line in sweep.last_lines(1)
+                                   if "1 stopped, 1 pending" in line]
