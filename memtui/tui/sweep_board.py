@@ -394,6 +394,12 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
 
     _sweep_ended = False
 
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Into the open cell's run directory, or from the board into the sweep directory."""
+        if path is None and self.screen is self.board:
+            path = str(self.board.follower.sweep_dir)
+        super().action_screenshot(filename, path)
+
     def action_help(self) -> None:
         quit_keys = (SWEEP_RUN_KEYS if self.sweep is not None and self.sweep.poll() is None
                      else SWEEP_WATCH_KEYS)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sweep_helpers import call_main, grid_text, sweep_in_process
+from sweep_helpers import call_main, epochs_by_loss, grid_text, sweep_in_process
 from textual.widgets import DataTable
 
 from memtui.errors import RunDirError
@@ -87,9 +87,15 @@ async def test_enter_opens_a_cells_panes_and_escape_goes_back(finished_sweep):
         await wait_for(lambda: app.state.finished, pilot)
         assert Path(app.state.run_dir) == finished_sweep / "cells" / CELLS[0]
         assert app.state.config["corruption"]["noise"] == 0.2
+        await pilot.press("s")  # from a cell: into its run directory
+        await wait_for(lambda: any((finished_sweep / "cells" / CELLS[0]).glob("*.svg")), pilot)
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, SweepBoard)
+        await pilot.press("s")  # from the board: into the sweep directory
+        await wait_for(lambda: any(finished_sweep.glob("*.svg")), pilot)
+    for shot in [*finished_sweep.glob("*.svg"), *(finished_sweep / "cells").glob("*/*.svg")]:
+        shot.unlink()  # the fixture is shared
 
 
 def grow_from(finished: Path, target: Path) -> dict[str, list[str]]:
@@ -218,20 +224,23 @@ def test_a_bad_manifest_is_one_line_before_anything_is_drawn(tmp_path, monkeypat
     assert "manifest.json is not valid JSON" in capsys.readouterr().err
 
 
-async def test_a_sweep_started_on_a_terminal_runs_under_its_board_and_q_stops_every_cell(tmp_path):
-    """The sweep as `memtui sweep` starts it on a terminal: a real child process and real cells
-    under the board; the first q stops them after their current batch, and the view leaves once
-    the sweep has written down where each cell stopped."""
+async def test_q_under_a_sweeps_board_stops_every_cell_and_resume_completes_them(tmp_path, capsys):
+    """The sweep as `memtui sweep` starts it on a terminal: a real child process (the headless
+    sweep) and real cells under the board. The first q reaches the sweep as one ctrl-c: every
+    cell stops after its current batch, and the view leaves once the sweep has written down where
+    each stopped. `--resume` then runs the cells left, two at a time, each an ordinary run
+    directory, without repeating an epoch."""
     from memtui.sweep.background import BackgroundSweep
     from memtui.sweep.manifest import Manifest
-    from memtui.sweep.runner import prepare_sweep
+    from memtui.sweep.runner import prepare_sweep, sweep_command
 
     grid = tmp_path / "grid.toml"
-    grid.write_text(grid_text(epochs=400, subset=400, axes="seed = [0, 1]"))
+    grid.write_text(grid_text(epochs=20, subset=500, axes="seed = [0, 1]"))
     prepared = prepare_sweep(grid, tmp_path / "sweep")
     assert prepared is not None
-    sweep = BackgroundSweep(prepared.manifest.sweep_dir, parallel=1)
-    app = SweepApp(prepared.manifest.sweep_dir, poll_s=0.05, sweep=sweep, **EAGER)
+    sweep_dir = prepared.manifest.sweep_dir
+    sweep = BackgroundSweep(sweep_dir, parallel=1)
+    app = SweepApp(sweep_dir, poll_s=0.05, sweep=sweep, **EAGER)
     sweep.start()
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -249,9 +258,30 @@ async def test_a_sweep_started_on_a_terminal_runs_under_its_board_and_q_stops_ev
         assert sweep.wait(timeout=30) == 130 and sweep.stops_sent == 1
     finally:
         sweep.request_stop()
-    cells = {cell["name"]: cell for cell in Manifest.load(prepared.manifest.sweep_dir).cells}
-    assert cells["seed-0"]["status"] == "stopped" and cells["seed-1"]["status"] == "pending"
-    summary = read_run(prepared.manifest.sweep_dir / "cells" / "seed-0").summary
-    assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < 400
-    assert sweep.last_lines(1) == [line for line in sweep.last_lines(1)
-                                   if "1 stopped, 1 pending" in line]
+    log = sweep.log_path.read_text()
+    assert "Traceback" not in log and "stopping" in log
+    assert "1 stopped, 1 pending" in sweep.last_lines(1)[0]
+    cells = {cell["name"]: cell for cell in Manifest.load(sweep_dir).cells}
+    assert cells["seed-1"]["status"] == "pending" and cells["seed-1"]["attempts"] == 0
+    assert cells["seed-0"]["status"] == "stopped", cells
+    summary = read_run(sweep_dir / "cells" / "seed-0").summary
+    assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < 20
+
+    capsys.readouterr()
+    assert sweep_command(None, resume=sweep_dir, parallel=2) == 0  # headless, in this process
+    err = capsys.readouterr().err
+    assert "2 cells to run, 2 at a time" in err and "[2/2]" in err and "2 completed" in err
+    cells = {cell["name"]: cell for cell in Manifest.load(sweep_dir).cells}
+    assert [cells[name]["attempts"] for name in ("seed-0", "seed-1")] == [2, 1]
+    for name, cell in cells.items():
+        run = read_run(sweep_dir / "cells" / name)  # each cell an ordinary run directory
+        assert cell["status"] == "completed" and run.summary["status"] == "completed", cells
+        assert run.config["seed"] == cell["overrides"]["seed"]
+        for epochs in epochs_by_loss(run.path).values():
+            assert epochs == list(range(1, 21)), (name, epochs)  # none repeated, none missing
+    assert read_run(sweep_dir / "cells" / "seed-0").meta["resumed"][0]["after_epoch"] >= 2
+    assert "attempt 2: memtui run --resume" in (sweep_dir / "cells" / "seed-0" / "cell.log").read_text()
+    assert sweep_command(None, resume=sweep_dir) == 0  # a finished sweep: nothing to do
+    assert "every cell is complete" in capsys.readouterr().err
+
+
