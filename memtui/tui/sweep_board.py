@@ -348,6 +348,7 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
         super().__init__(None, **view)
         self.poll_s = poll_s
         self.sweep = sweep
+        self._sweep_ended = False  # seen ended by _check_sweep, which then acts once
         self.board = SweepBoard(SweepFollower(sweep_dir), poll_s)
         self.sweep_title = f"memtui · sweep {self.board.follower.manifest.name}"
         self.title = self.sweep_title
@@ -391,8 +392,6 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
         else:
             self.notify(self.sweep_line or "", title="sweep ended",
                         severity="information" if code == 0 else "warning", timeout=30)
-
-    _sweep_ended = False
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Into the open cell's run directory, or from the board into the sweep directory."""
