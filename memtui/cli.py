@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from memtui.control import EXIT_CODES
 from memtui.errors import ConfigError, MemtuiError
 from memtui.overrides import OVERRIDES, allowed_with_resume, refused_with_resume, to_fields
 from memtui.presets import DEFAULT_PRESET
@@ -29,8 +30,6 @@ app = typer.Typer(
 )
 presets_app = typer.Typer(help="List the shipped presets, or print one fully resolved as TOML.")
 app.add_typer(presets_app, name="presets")
-
-EXIT_STATUS = {"completed": 0, "failed": 1, "stopped": 130}
 
 
 def with_override_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -59,7 +58,7 @@ def run(
         f"file (default: {DEFAULT_PRESET}).", show_default=False)] = None,
     no_ui: Annotated[bool, typer.Option(
         "--no-ui", help="Run headless: progress and a table per epoch on stderr. Implied when "
-        "stdout is not a terminal.")] = False,
+        "stdout or stderr is not a terminal, or TERM is dumb.")] = False,
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue the run in this directory from its last checkpoint, with its own config. "
         f"Only {allowed_with_resume()} may be given with it.")] = None,
@@ -74,8 +73,7 @@ def run(
     from memtui import session
     from memtui.config import apply_overrides, load_preset
 
-    # stdout may be closed (`memtui run >&-`): then there is no terminal to draw on
-    use_ui = not no_ui and sys.stdout is not None and sys.stdout.isatty()
+    use_ui = not no_ui and _can_draw()
     if resume is not None:
         refused = (["--preset"] if preset is not None else []) + refused_with_resume(given)
         if refused:
@@ -89,7 +87,7 @@ def run(
         prepared = session.start_run(config)
     if prepared.notice:
         _say(f"memtui: {prepared.notice}")
-    raise typer.Exit(EXIT_STATUS[train(prepared, use_ui=use_ui)])
+    raise typer.Exit(EXIT_CODES[train(prepared, use_ui=use_ui)])
 
 
 def _say(line: str) -> None:
@@ -195,7 +193,7 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and exit.")] = False,
     no_ui: Annotated[bool, typer.Option(
         "--no-ui", help="Lines on stderr (and a bar when stderr is a terminal) instead of the "
-        "board. Implied when stdout is not a terminal.")] = False,
+        "board. Implied when stdout or stderr is not a terminal, or TERM is dumb.")] = False,
     data_dir: Annotated[Optional[Path], typer.Option(
         help="Folder holding the data sets, for every cell.")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
@@ -205,7 +203,7 @@ def sweep(
     Cells go under sweeps/<id>/cells/<cell>/, with a manifest.json of their status. On a
     terminal the board of the cells follows them (Enter opens a cell's panes) while a child
     process runs the sweep, its lines in sweeps/<id>/sweep.log; q or ctrl-c stops every cell
-    after its current batch. Headless (--no-ui, or stdout not a terminal): a line per finished
+    after its current batch. Headless (--no-ui, or no terminal to draw on): a line per finished
     cell, and a bar of every cell's epochs with an ETA when stderr is a terminal.
     --resume continues a stopped sweep.
     """
@@ -228,10 +226,11 @@ def sweep(
 
 
 def _can_draw() -> bool:
-    """Whether stdout is a terminal that a view can draw on."""
+    """Whether there is a terminal a view can draw on: Textual writes to stderr and tells the
+    size from stdout, so both must be one (`2>log` or a closed stdout mean headless)."""
     import os
 
-    return (sys.stdout is not None and sys.stdout.isatty()
+    return (all(stream is not None and stream.isatty() for stream in (sys.stdout, sys.stderr))
             and os.environ.get("TERM", "") not in ("", "dumb", "unknown"))
 
 

@@ -57,6 +57,10 @@ class RunControl:
         return time.perf_counter() - start
 
 
+#: A run's (or a sweep's) final status as the process's exit code: 130 for stopped, as a shell
+#: reports a ctrl-c.
+EXIT_CODES = {"completed": 0, "failed": 1, "stopped": 130}
+
 #: Signals that ask a run to stop after the current batch: ctrl+c, a polite kill, and an SSH
 #: session (or tmux server) going away.
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")

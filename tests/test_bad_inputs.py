@@ -196,9 +196,12 @@ def new_run_ended(status: str, epochs: int) -> Callable[[Path], None]:
     return check
 
 
-def a_terminal(term: str | None) -> Callable[[pytest.MonkeyPatch], None]:
+def a_terminal(term: str | None, streams: tuple[str, ...] = ("stdout", "stderr")
+               ) -> Callable[[pytest.MonkeyPatch], None]:
+    """As if ``streams`` were a terminal, with TERM set to ``term`` (None: unset)."""
     def patch(monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+        for name in streams:
+            monkeypatch.setattr(getattr(sys, name), "isatty", lambda: True, raising=False)
         if term is None:
             monkeypatch.delenv("TERM", raising=False)
         else:
@@ -402,6 +405,10 @@ CASES = [
     Case("watch", "stdout is not a terminal (a pipe or a file)", on_run("watch"),
          "watch needs a terminal, and stdout is not one; for a summary of the run use "
          "`memtui report RUN_DIR`"),
+    Case("watch", "stderr is not a terminal (2>log): the view would be drawn into it",
+         on_run("watch"),
+         "watch needs a terminal, and stderr is not one; for a summary of the run use "
+         "`memtui report RUN_DIR`", patch=a_terminal("xterm-256color", streams=("stdout",))),
     Case("watch", "TERM=dumb", on_run("watch"),
          "watch needs a terminal that can draw (TERM is dumb)", patch=a_terminal("dumb")),
     Case("watch", "TERM unset", on_run("watch"),

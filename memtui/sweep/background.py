@@ -69,6 +69,17 @@ class BackgroundSweep:
             except ProcessLookupError:  # pragma: no cover - ended in between
                 pass
 
+    def exit_code(self) -> int:
+        """The sweep's exit code once the child has ended: 0, 1 (a cell failed) or 130 (stopped,
+        cells left). A stop that reached the child while it was still starting (before its own
+        handlers) ends it by the signal or as a click Abort: that is a stop too."""
+        code = self.wait()
+        if code < 0:
+            code = 128 - code  # killed by a signal, as a shell reports it
+        if self.stopping and code not in (0, 1):
+            return 130
+        return code
+
     @property
     def stopping(self) -> bool:
         return self.stops_sent > 0
@@ -79,5 +90,6 @@ class BackgroundSweep:
             text = self.log_path.read_text("utf-8", errors="replace")
         except OSError:
             return []
-        lines = [line for line in text.splitlines() if line.strip()]
+        lines = [line for line in text.splitlines()
+                 if line.strip() and not line.startswith("--- memtui ")]  # start() marks
         return lines[-count:]

@@ -11,9 +11,13 @@ however fast events arrive.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from memtui.compare import Comparison
-from memtui.control import stop_on_signals
+from memtui.control import EXIT_CODES
 from memtui.events import Event, LossDiverged, RunFinished, RunStarted
 from memtui.runstate import RunState
 from memtui.sweep.manifest import is_sweep_dir
@@ -309,17 +313,19 @@ class MemtuiApp(App[str]):
 
 
 def run_live(source: LiveSource) -> str:
-    """Train a prepared run under the live view; the run's final status. SIGTERM and SIGHUP (an
-    SSH session closing) stop training and leave the app, as `q` does (Textual turns ctrl+c into
-    a key); the summary is written either way."""
+    """Train a prepared run under the live view; the run's final status. SIGTERM stops training
+    and leaves the app, as `q` does (Textual turns ctrl+c into a key); SIGHUP (an SSH session or
+    tmux pane going away) ends the process once the summary is written (leave_on_signals). The
+    summary is written either way."""
     app = MemtuiApp(source)
 
-    def leave() -> None:
-        loop = app.loop  # signals arrive in the main thread, between the loop's steps
-        if loop is not None:
-            loop.call_soon_threadsafe(app.action_quit_run)
+    def stop_and_wait() -> int:
+        source.request_stop()
+        source.wait()
+        finished = source.finished
+        return EXIT_CODES[finished.status if finished is not None else "stopped"]
 
-    with stop_on_signals(source.run.control, on_stop=leave, signals=("SIGTERM", "SIGHUP")):
+    with leave_on_signals(app, source.request_stop, stop_and_wait):
         try:
             app.run()
         finally:
@@ -327,6 +333,38 @@ def run_live(source: LiveSource) -> str:
             source.request_stop()
             source.wait()
     return app.state.status if app.state.finished else "stopped"
+
+
+@contextmanager
+def leave_on_signals(app: App, stop: Callable[[], None],
+                     stop_and_wait: Callable[[], int]) -> Iterator[None]:
+    """While the view runs in the main thread: SIGTERM leaves it as q does (``stop`` alone, if
+    it has not started yet). SIGHUP means the terminal is gone, and Textual's teardown writes to
+    it and can block for ever (seen when tmux kills the pane): so on SIGHUP, or a second
+    SIGTERM, ``stop_and_wait`` stops what runs and waits until it has written its summary, and
+    the process ends there with the exit code it returns, without closing the view."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    terms = 0
+
+    def handler(signum: int, _frame: object) -> None:
+        nonlocal terms
+        if signum == signal.SIGHUP or terms:
+            os._exit(stop_and_wait())
+        terms += 1
+        loop = getattr(app, "loop", None)  # signals arrive in the main thread, between steps
+        if loop is None:
+            stop()
+        else:
+            loop.call_soon_threadsafe(app.action_quit_run)  # type: ignore[attr-defined]
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def watch_source(spec: str | Path, poll_s: float = WATCH_POLL_S) -> RunSource:
@@ -360,15 +398,17 @@ def run_watch(paths: Path | str | list[Path | str]) -> int:
 
 
 def check_terminal() -> None:
-    """MemtuiError when stdout is not a terminal the view can draw on."""
+    """MemtuiError when there is no terminal the view can draw on: Textual writes to stderr
+    and tells the size from stdout, so both must be one."""
     import os
     import sys
 
     from memtui.errors import MemtuiError
 
-    if sys.stdout is None or not sys.stdout.isatty():
-        raise MemtuiError("watch needs a terminal, and stdout is not one; for a summary of the "
-                          "run use `memtui report RUN_DIR`")
+    for name, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+        if stream is None or not stream.isatty():
+            raise MemtuiError(f"watch needs a terminal, and {name} is not one; for a summary of "
+                              "the run use `memtui report RUN_DIR`")
     term = os.environ.get("TERM", "")
     if term in ("", "dumb", "unknown"):
         raise MemtuiError(f"watch needs a terminal that can draw (TERM is {term or 'unset'}); "

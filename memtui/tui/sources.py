@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from memtui.events import EpochEnded, Event, RunHealth
+from memtui.events import EpochEnded, Event, RunFinished, RunHealth
 from memtui.runlog import (
     ERROR_LOG,
     METRICS_FILE,
@@ -118,6 +118,7 @@ class LiveSource:
         self.run = run
         self.done = threading.Event()  # set once the engine has returned (summary written)
         self.worked = False
+        self.finished: RunFinished | None = None  # what the engine returned
 
     def attach(self, deliver: Deliver) -> None:
         # After the run log among the sinks: the disk is always written first.
@@ -128,7 +129,7 @@ class LiveSource:
         arrive as RunFinished)."""
         self.worked = True
         try:
-            self.run.execute()
+            self.finished = self.run.execute()
         finally:
             self.done.set()
 

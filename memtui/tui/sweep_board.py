@@ -476,28 +476,31 @@ def run_sweep_board(path: Path) -> int:
 
 def run_sweep_live(sweep_dir: Path, on: str = "local", parallel: int | None = None) -> int:
     """`memtui sweep` on a terminal: the sweep runs in a child process (memtui.sweep.background)
-    and the board follows it; the sweep's exit code. SIGTERM and SIGHUP (an SSH session going
-    away) stop it as q does; however the view ends, the cells are stopped and waited for."""
-    from memtui.control import RunControl, stop_on_signals
-    from memtui.tui.app import check_terminal
+    and the board follows it; the sweep's exit code. SIGTERM stops it as q does; SIGHUP (the
+    terminal gone) stops it and ends this process once every cell has stopped
+    (memtui.tui.app.leave_on_signals); however the view ends, the cells are stopped and waited
+    for."""
+    from memtui.tui.app import check_terminal, leave_on_signals
 
     check_terminal()
     sweep = BackgroundSweep(sweep_dir, on, parallel)
     app = SweepApp(Path(sweep_dir), sweep=sweep)
     sweep.start()
 
-    def leave() -> None:
-        loop = app.loop  # signals arrive in the main thread, between the loop's steps
-        if loop is not None and sweep.stops_sent == 0:
-            loop.call_soon_threadsafe(app.action_quit_run)
+    def stop() -> None:
+        if not sweep.stopping:
+            sweep.request_stop()
+
+    def stop_and_wait() -> int:
+        stop()
+        return sweep.exit_code()
 
     try:
-        with stop_on_signals(RunControl(), on_stop=leave, signals=("SIGTERM", "SIGHUP")):
+        with leave_on_signals(app, stop, stop_and_wait):
             app.run()
     finally:
         if sweep.poll() is None:
-            if not sweep.stopping:
-                sweep.request_stop()
+            stop()
             print("memtui: waiting for the sweep's cells to stop after their current batch…",
                   file=sys.stderr, flush=True)
             try:
@@ -505,6 +508,12 @@ def run_sweep_live(sweep_dir: Path, on: str = "local", parallel: int | None = No
             except KeyboardInterrupt:  # a ctrl-c now: interrupt the cells at once
                 sweep.request_stop()
                 sweep.wait()
+    code = sweep.exit_code()
     for line in sweep.last_lines(1):
         print(line, file=sys.stderr, flush=True)
-    return sweep.wait()
+    if code == 130:
+        print(f"memtui: continue it with `memtui sweep --resume {sweep_dir}`", file=sys.stderr,
+              flush=True)
+    elif code != 0:
+        print(f"memtui: the sweep's log: {sweep.log_path}", file=sys.stderr, flush=True)
+    return code

@@ -192,7 +192,8 @@ def test_sweep_on_a_terminal_opens_the_board_and_runs_the_sweep_behind_it(tmp_pa
     opened = []
     monkeypatch.setattr(memtui.tui.sweep_board, "run_sweep_live",
                         lambda *args: opened.append(args) or 0)
-    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    for stream in (sys.stdout, sys.stderr):
+        monkeypatch.setattr(stream, "isatty", lambda: True)
     monkeypatch.setenv("TERM", "xterm-256color")
     grid = tmp_path / "grid.toml"
     grid.write_text(grid_text(axes="seed = [0, 1]"))
@@ -213,7 +214,10 @@ def test_sweep_on_a_terminal_opens_the_board_and_runs_the_sweep_behind_it(tmp_pa
     assert call_main(monkeypatch, "sweep", str(grid), "--out", str(tmp_path / "a"), "--no-ui") == 0
     monkeypatch.setenv("TERM", "dumb")  # a terminal that cannot draw gets the lines
     assert call_main(monkeypatch, "sweep", str(grid), "--out", str(tmp_path / "b")) == 0
-    assert headless == [tmp_path / "a", tmp_path / "b"] and len(opened) == 1
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # 2>log: lines into the log
+    assert call_main(monkeypatch, "sweep", str(grid), "--out", str(tmp_path / "c")) == 0
+    assert headless == [tmp_path / name for name in "abc"] and len(opened) == 1
 
 
 def test_a_bad_manifest_is_one_line_before_anything_is_drawn(tmp_path, monkeypatch, capsys):
