@@ -6,7 +6,6 @@ cleanly, with its summary, before the process ends with the exit code of a stopp
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import pty
 import select
@@ -88,17 +87,28 @@ def test_a_hung_up_terminal_stops_the_run_with_its_summary_and_ends_the_view(tmp
 
 
 def test_a_hung_up_terminal_stops_the_sweep_under_its_board_and_ends_the_view(tmp_path):
+    """Hung up as soon as the board is drawn: the sweep's process may still be starting, or its
+    first cell; whichever, nothing is left running and the cells can be resumed. (How running
+    cells stop, each with its summary: tests/tui/test_sweep_board.py.)"""
     grid = tmp_path / "grid.toml"
     grid.write_text(grid_text(epochs=500, subset=400, axes="seed = [0, 1]"))
     sweep_dir = tmp_path / "sweep"
     terminal = Terminal(["sweep", str(grid), "--out", str(sweep_dir), "--parallel", "1"],
                         tmp_path)
-    metrics = sweep_dir / "cells" / "seed-0" / "metrics.jsonl"
-    terminal.read_until(lambda: lines_in(metrics) >= 3)
-    assert b"running here" in terminal.output  # the board
+    terminal.read_until(lambda: b"running here" in terminal.output)  # the board
 
     assert terminal.hang_up() == 130
-    cells = {cell["name"]: cell for cell in Manifest.load(sweep_dir).cells}
-    assert cells["seed-0"]["status"] == "stopped" and cells["seed-1"]["status"] == "pending"
-    summary = json.loads((sweep_dir / "cells" / "seed-0" / "summary.json").read_text())
-    assert summary["status"] == "stopped" and 1 <= summary["epochs_completed"] < 500
+    statuses = {cell["status"] for cell in Manifest.load(sweep_dir).cells}
+    assert statuses <= {"pending", "stopped"}, statuses
+    assert not processes_mentioning(str(sweep_dir))  # the sweep and its cells have ended
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
