@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 
@@ -67,12 +67,11 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 @contextmanager
-def stop_on_signals(control: RunControl, on_stop: Callable[[], None] | None = None,
-                    signals: tuple[str, ...] = STOP_SIGNALS) -> Iterator[None]:
-    """While inside, the given signals ask the run to stop after the current batch and then call
-    ``on_stop`` (the live view uses it to leave once the summary is written). A second SIGINT
-    interrupts at once, unless the run is already writing its summary. Only the main thread can
-    install handlers; elsewhere this does nothing."""
+def stop_on_signals(control: RunControl) -> Iterator[None]:
+    """While inside, STOP_SIGNALS ask a headless run to stop after the current batch. A second
+    SIGINT interrupts at once, unless the run is already writing its summary. Only the main
+    thread can install handlers; elsewhere this does nothing. (The live views have their own:
+    memtui.tui.app.leave_on_signals.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -82,10 +81,8 @@ def stop_on_signals(control: RunControl, on_stop: Callable[[], None] | None = No
         if signum == signal.SIGINT and control.stop_requested and not control.finishing:
             raise KeyboardInterrupt
         control.request_stop()
-        if on_stop is not None:
-            on_stop()
 
-    for name in signals:
+    for name in STOP_SIGNALS:
         if hasattr(signal, name):
             sig = getattr(signal, name)
             previous[sig] = signal.signal(sig, handler)
