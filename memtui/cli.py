@@ -19,6 +19,7 @@ from memtui.errors import ConfigError, MemtuiError
 from memtui.overrides import OVERRIDES, allowed_with_resume, refused_with_resume, to_fields
 from memtui.presets import DEFAULT_PRESET
 from memtui.report import ReportFormat
+from memtui.tui.terminal import can_draw
 
 app = typer.Typer(
     name="memtui",
@@ -73,7 +74,7 @@ def run(
     from memtui import session
     from memtui.config import apply_overrides, load_preset
 
-    use_ui = not no_ui and _can_draw()
+    use_ui = not no_ui and can_draw()
     if resume is not None:
         refused = (["--preset"] if preset is not None else []) + refused_with_resume(given)
         if refused:
@@ -213,7 +214,7 @@ def sweep(
                              {"data.data_dir": data_dir, "device": device})
     if prepared is None:
         raise typer.Exit(0)
-    if not no_ui and _can_draw():
+    if not no_ui and can_draw():
         from memtui.tui.sweep_board import run_sweep_live
 
         raise typer.Exit(run_sweep_live(prepared.manifest.sweep_dir, on, parallel))
@@ -223,15 +224,6 @@ def sweep(
 
         display = BarDisplay(sys.stderr)
     raise typer.Exit(execute_sweep(prepared, parallel, on, display))
-
-
-def _can_draw() -> bool:
-    """Whether there is a terminal a view can draw on: Textual writes to stderr and tells the
-    size from stdout, so both must be one (`2>log` or a closed stdout mean headless)."""
-    import os
-
-    return (all(stream is not None and stream.isatty() for stream in (sys.stdout, sys.stderr))
-            and os.environ.get("TERM", "") not in ("", "dumb", "unknown"))
 
 
 @app.command()

@@ -398,18 +398,15 @@ def run_watch(paths: Path | str | list[Path | str]) -> int:
 
 
 def check_terminal() -> None:
-    """MemtuiError when there is no terminal the view can draw on: Textual writes to stderr
-    and tells the size from stdout, so both must be one."""
-    import os
-    import sys
-
+    """MemtuiError when there is no terminal the view can draw on (memtui.tui.terminal)."""
     from memtui.errors import MemtuiError
+    from memtui.tui.terminal import stream_not_a_terminal, term_that_cannot_draw
 
-    for name, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
-        if stream is None or not stream.isatty():
-            raise MemtuiError(f"watch needs a terminal, and {name} is not one; for a summary of "
-                              "the run use `memtui report RUN_DIR`")
-    term = os.environ.get("TERM", "")
-    if term in ("", "dumb", "unknown"):
+    stream = stream_not_a_terminal()
+    if stream is not None:
+        raise MemtuiError(f"watch needs a terminal, and {stream} is not one; for a summary of "
+                          "the run use `memtui report RUN_DIR`")
+    term = term_that_cannot_draw()
+    if term is not None:
         raise MemtuiError(f"watch needs a terminal that can draw (TERM is {term or 'unset'}); "
                           "set TERM (e.g. TERM=xterm-256color) or use `memtui report RUN_DIR`")
