@@ -102,3 +102,30 @@ def epochs_by_loss(cell_dir: Path) -> dict[str, list[int]]:
 
     run = read_run(cell_dir)
     return {label: [r["epoch"] for r in run.metrics_of(label)] for label in run.loss_labels}
+
+
+def assert_stopped_in_its_first_cell(sweep_dir: Path, epochs: int) -> None:
+    """A two-seed sweep run one cell at a time and stopped like ctrl-c after its first cell's
+    second epoch: that cell stopped with its completed epochs, the other never started."""
+    from memtui.runlog import read_run
+    from memtui.sweep.manifest import Manifest
+
+    cells = {cell["name"]: cell for cell in Manifest.load(sweep_dir).cells}
+    assert cells["seed-1"]["status"] == "pending" and cells["seed-1"]["attempts"] == 0
+    assert cells["seed-0"]["status"] == "stopped", cells
+    summary = read_run(sweep_dir / "cells" / "seed-0").summary
+    assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < epochs
+
+
+def assert_every_cell_complete(sweep_dir: Path, epochs: int) -> None:
+    """Every cell completed as an ordinary run directory of its own seed, with each epoch of
+    every loss exactly once: none repeated by a resume, none missing."""
+    from memtui.runlog import read_run
+    from memtui.sweep.manifest import Manifest
+
+    for cell in Manifest.load(sweep_dir).cells:
+        run = read_run(sweep_dir / "cells" / cell["name"])
+        assert cell["status"] == "completed" and run.summary["status"] == "completed", cell
+        assert run.config["seed"] == cell["overrides"]["seed"]
+        for epochs_logged in epochs_by_loss(run.path).values():
+            assert epochs_logged == list(range(1, epochs + 1)), (cell["name"], epochs_logged)

@@ -9,7 +9,15 @@ import threading
 import time
 
 import pytest
-from sweep_helpers import epochs_by_loss, epochs_written, grid_text, parent_of, run_processes_of
+from sweep_helpers import (
+    assert_every_cell_complete,
+    assert_stopped_in_its_first_cell,
+    epochs_by_loss,
+    epochs_written,
+    grid_text,
+    parent_of,
+    run_processes_of,
+)
 
 from memtui.runlog import read_run
 from memtui.sweep.manifest import Manifest
@@ -78,19 +86,10 @@ def test_ctrl_c_stops_the_ray_tasks_and_resume_completes_them(ray_cluster, tmp_p
     thread.start()
     assert sweep_command(grid, sweep_dir, on="ray", parallel=1) == 130
     thread.join()
-    cells = {c["name"]: c for c in Manifest.load(sweep_dir).cells}
-    assert cells["seed-1"]["status"] == "pending" and cells["seed-1"]["attempts"] == 0
-    assert cells["seed-0"]["status"] == "stopped", cells
-    summary = read_run(sweep_dir / "cells" / "seed-0").summary
-    assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < 20
+    assert_stopped_in_its_first_cell(sweep_dir, epochs=20)
 
     capsys.readouterr()
     assert sweep_command(None, resume=sweep_dir, on="ray") == 0, capsys.readouterr().err
     assert "2 cells as Ray tasks (1 CPU, 0 GPU each; cluster 2 CPUs" in capsys.readouterr().err
-    for cell in Manifest.load(sweep_dir).cells:
-        assert cell["status"] == "completed"
-        run = read_run(sweep_dir / "cells" / cell["name"])
-        assert run.config["seed"] == cell["overrides"]["seed"]  # each task ran its own cell
-        for epochs in epochs_by_loss(sweep_dir / "cells" / cell["name"]).values():
-            assert epochs == list(range(1, 21)), (cell["name"], epochs)
+    assert_every_cell_complete(sweep_dir, epochs=20)  # each task ran its own cell
     assert ray.is_initialized()  # a cluster the caller started is left running

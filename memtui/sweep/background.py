@@ -15,13 +15,12 @@ No torch, no Textual.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from memtui.sweep.cell import prepare_child_process
+from memtui.sweep.cell import interrupt_process, prepare_child_process
 
 SWEEP_LOG = "sweep.log"
 
@@ -62,12 +61,8 @@ class BackgroundSweep:
     def request_stop(self) -> None:
         """As a ctrl-c to a headless sweep: the first stops every cell after its current batch,
         the next ones interrupt the cells at once (they still keep their last checkpoint)."""
-        if self.proc is not None and self.proc.poll() is None:
+        if interrupt_process(self.proc):
             self.stops_sent += 1
-            try:
-                self.proc.send_signal(signal.SIGINT)
-            except ProcessLookupError:  # pragma: no cover - ended in between
-                pass
 
     def exit_code(self) -> int:
         """The sweep's exit code once the child has ended: 0, 1 (a cell failed) or 130 (stopped,

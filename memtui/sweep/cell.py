@@ -72,6 +72,17 @@ def prepare_child_process() -> None:  # pragma: no cover - in the child, between
             pass
 
 
+def interrupt_process(proc: subprocess.Popen | None) -> bool:
+    """Send a running child process a SIGINT, as a ctrl-c would; whether it was running."""
+    if proc is None or proc.poll() is not None:
+        return False
+    try:
+        proc.send_signal(signal.SIGINT)
+    except ProcessLookupError:  # pragma: no cover - ended in between
+        return False
+    return True
+
+
 def stop_path(cell_dir: Path) -> Path:
     """A file that asks the attempt running this cell to stop (how a Ray driver reaches tasks
     on other machines; ray.cancel does not interrupt a task blocked in a wait)."""
@@ -220,12 +231,8 @@ class CellProcess:
 
     def interrupt(self) -> None:
         """Ask the run to stop after its current batch (SIGINT, as ctrl-c would)."""
-        if self.proc is not None and self.proc.poll() is None:
+        if interrupt_process(self.proc):
             self.interrupts += 1
-            try:
-                self.proc.send_signal(signal.SIGINT)
-            except ProcessLookupError:  # pragma: no cover - ended in between
-                pass
 
     def outcome(self) -> Outcome:
         returncode = self.wait()

@@ -369,8 +369,8 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
         sweep = self.sweep
         if sweep is None:
             return None
-        code = sweep.poll()
-        if code is not None:
+        if sweep.poll() is not None:
+            code = sweep.exit_code()
             outcome = {0: "finished", 1: "finished, with failed cells",
                        130: "stopped; `memtui sweep --resume` continues it"}
             return (f"the sweep {outcome.get(code, f'ended with exit code {code}')} · q leaves · "
@@ -382,16 +382,15 @@ class SweepApp(MemtuiApp, inherit_bindings=False):  # the run view's keys belong
 
     def _check_sweep(self) -> None:
         assert self.sweep is not None
-        code = self.sweep.poll()
-        if code is None or self._sweep_ended:
+        if self.sweep.poll() is None or self._sweep_ended:
             return
         self._sweep_ended = True
         self.board.show(set())
         if self.sweep.stopping:  # the user asked it to stop: leave, as the run view does
             self.exit("stopped")
         else:
-            self.notify(self.sweep_line or "", title="sweep ended",
-                        severity="information" if code == 0 else "warning", timeout=30)
+            self.notify(self.sweep_line or "", title="sweep ended", timeout=30,
+                        severity="information" if self.sweep.exit_code() == 0 else "warning")
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Into the open cell's run directory, or from the board into the sweep directory."""

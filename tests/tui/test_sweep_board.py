@@ -8,7 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sweep_helpers import call_main, epochs_by_loss, grid_text, sweep_in_process
+from sweep_helpers import (
+    assert_every_cell_complete,
+    assert_stopped_in_its_first_cell,
+    call_main,
+    grid_text,
+    sweep_in_process,
+)
 from textual.widgets import DataTable
 
 from memtui.errors import RunDirError
@@ -265,24 +271,15 @@ async def test_q_under_a_sweeps_board_stops_every_cell_and_resume_completes_them
     log = sweep.log_path.read_text()
     assert "Traceback" not in log and "stopping" in log
     assert "1 stopped, 1 pending" in sweep.last_lines(1)[0]
-    cells = {cell["name"]: cell for cell in Manifest.load(sweep_dir).cells}
-    assert cells["seed-1"]["status"] == "pending" and cells["seed-1"]["attempts"] == 0
-    assert cells["seed-0"]["status"] == "stopped", cells
-    summary = read_run(sweep_dir / "cells" / "seed-0").summary
-    assert summary["status"] == "stopped" and 2 <= summary["epochs_completed"] < 20
+    assert_stopped_in_its_first_cell(sweep_dir, epochs=20)
 
     capsys.readouterr()
     assert sweep_command(None, resume=sweep_dir, parallel=2) == 0  # headless, in this process
     err = capsys.readouterr().err
     assert "2 cells to run, 2 at a time" in err and "[2/2]" in err and "2 completed" in err
+    assert_every_cell_complete(sweep_dir, epochs=20)
     cells = {cell["name"]: cell for cell in Manifest.load(sweep_dir).cells}
     assert [cells[name]["attempts"] for name in ("seed-0", "seed-1")] == [2, 1]
-    for name, cell in cells.items():
-        run = read_run(sweep_dir / "cells" / name)  # each cell an ordinary run directory
-        assert cell["status"] == "completed" and run.summary["status"] == "completed", cells
-        assert run.config["seed"] == cell["overrides"]["seed"]
-        for epochs in epochs_by_loss(run.path).values():
-            assert epochs == list(range(1, 21)), (name, epochs)  # none repeated, none missing
     assert read_run(sweep_dir / "cells" / "seed-0").meta["resumed"][0]["after_epoch"] >= 2
     assert "attempt 2: memtui run --resume" in (sweep_dir / "cells" / "seed-0" / "cell.log").read_text()
     assert sweep_command(None, resume=sweep_dir) == 0  # a finished sweep: nothing to do
