@@ -90,6 +90,8 @@ REGISTRY = Registry()
 
 def implements(name: str) -> Callable[[LossFn], LossFn]:
     """Bind the decorated function to the spec entry ``name`` (one implementation per entry)."""
+    if name not in specs.LOSSES:
+        raise ValueError(f"loss {name!r} has no entry in memtui/specs.py LOSSES; add one first")
     spec = specs.LOSSES[name]
 
     def bind(fn: LossFn) -> LossFn:
