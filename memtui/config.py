@@ -1,7 +1,8 @@
 """The experiment schema, preset loading and command-line overrides.
 
 Everything a user writes goes through these pydantic models (``extra="forbid"``), so a typo in a
-preset or a flag is reported with the field's dotted name and what would be valid.
+preset or a flag is reported with the field's dotted name and what would be valid. Names and
+parameters are checked against the spec table (``specs.py``) alone, so nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -20,13 +21,10 @@ from pydantic import (
     model_validator,
 )
 
-from memtui.corruption import InputMode, LabelMode
-from memtui.data import DATASETS
 from memtui.errors import ConfigError, did_you_mean
-from memtui.losses import REGISTRY
-from memtui.models import ARCHITECTURES
 from memtui.overrides import FLAG_OF_FIELD
 from memtui.presets import DEFAULT_PRESET, read_preset_document
+from memtui.specs import ARCHITECTURES, DATASETS, LOSSES, InputMode, LabelMode, Param
 
 #: Bounds of sizes, epochs and seeds: far beyond any run that could train, small enough that no
 #: value inside them overflows what consumes it (torch's seed, a tensor's size).
@@ -42,7 +40,7 @@ class Strict(BaseModel):
 
 
 class DataConfig(Strict):
-    dataset: str = Field("demo", description="demo, mnist, fashion-mnist or cifar10")
+    dataset: str = Field("demo", description="one of " + ", ".join(DATASETS))
     data_dir: Path | None = Field(
         None, description="folder with the data set in torchvision's layout; read offline"
     )
@@ -83,10 +81,21 @@ class CorruptionConfig(Strict):
     inputs: InputMode = Field("none", description="how training images are corrupted")
 
 
+def _int_option(param: Param, description: str) -> Any:
+    """A pydantic field of an integer size option with the spec's default and bounds."""
+    valid = param.range
+    assert valid.low_inclusive and valid.high is not None
+    return Field(int(param.default), ge=int(valid.low), le=int(valid.high),
+                 description=description)
+
+
+_MLP = ARCHITECTURES["mlp"].params
+
+
 class ModelConfig(Strict):
-    arch: str = Field("mlp", description="mlp, cnn8, resnet32 or inception-small")
-    width: int = Field(512, ge=1, le=65536, description="hidden units per MLP layer")
-    depth: int = Field(1, ge=1, le=256, description="hidden layers of the MLP")
+    arch: str = Field("mlp", description="one of " + ", ".join(ARCHITECTURES))
+    width: int = _int_option(_MLP["width"], "hidden units per MLP layer")
+    depth: int = _int_option(_MLP["depth"], "hidden layers of the MLP")
     batchnorm: bool = Field(
         True, description="BatchNorm layers in the network (every architecture); false removes them")
 
@@ -102,22 +111,22 @@ class ModelConfig(Strict):
 
 
 class LossSpec(Strict):
-    name: str = Field(description="a loss of the registry: " + ", ".join(REGISTRY))
+    name: str = Field(description="a loss of the spec table: " + ", ".join(LOSSES))
     label: str | None = Field(None, description="display name; defaults to the name in capitals")
     params: dict[str, float] = Field(default_factory=dict, description="overrides of its defaults")
 
     @field_validator("name")
     @classmethod
     def _known_loss(cls, value: str) -> str:
-        if value not in REGISTRY:
+        if value not in LOSSES:
             raise ValueError(
-                f"unknown loss {value!r}{did_you_mean(value, REGISTRY)}; valid: {', '.join(REGISTRY)}"
+                f"unknown loss {value!r}{did_you_mean(value, LOSSES)}; valid: {', '.join(LOSSES)}"
             )
         return value
 
     @model_validator(mode="after")
     def _known_params(self) -> LossSpec:
-        allowed = REGISTRY[self.name].defaults
+        allowed = LOSSES[self.name].defaults
         for key in self.params:
             if key not in allowed:
                 valid = ", ".join(allowed) if allowed else "none"
@@ -125,7 +134,7 @@ class LossSpec(Strict):
                     f"loss {self.name!r} has no parameter {key!r}{did_you_mean(key, allowed)}; "
                     f"valid: {valid}"
                 )
-        REGISTRY[self.name].check(self.params)
+        LOSSES[self.name].check(self.params)
         # Resolved: every parameter is written out, so a saved config says exactly what ran.
         self.__dict__["params"] = {**allowed, **self.params}
         return self
@@ -134,7 +143,7 @@ class LossSpec(Strict):
     def display(self) -> str:
         if self.label:
             return self.label
-        changed = {k: v for k, v in self.params.items() if REGISTRY[self.name].defaults[k] != v}
+        changed = {k: v for k, v in self.params.items() if LOSSES[self.name].defaults[k] != v}
         suffix = " " + ",".join(f"{k}={v:g}" for k, v in changed.items()) if changed else ""
         return self.name.upper() + suffix
 

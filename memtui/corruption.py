@@ -9,14 +9,12 @@ how much of the corruption a network memorised and how much it recovered.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
-GAUSSIAN_CHUNK = 4096  # images per chunk of generated noise
+from memtui.specs import InputMode, LabelMode
 
-LabelMode = Literal["none", "random", "symmetric", "pairflip"]
-InputMode = Literal["none", "shuffled_pixels", "random_pixels", "gaussian"]
+GAUSSIAN_CHUNK = 4096  # images per chunk of generated noise
 
 # Class maps for pairflip noise: source class -> the class it is flipped to.
 PAIRFLIP_MAPS: dict[str, dict[int, int]] = {

@@ -14,6 +14,7 @@ import math
 import os
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,31 +24,7 @@ import torch
 
 from memtui.atomic import atomic_write
 from memtui.errors import DataError
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    title: str
-    classes: tuple[str, ...]
-    shape: tuple[int, int, int]  # C, H, W
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-
-_FASHION = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
-            "ankle boot")
-DATASETS: dict[str, DatasetInfo] = {
-    "demo": DatasetInfo("Fashion-MNIST subset (embedded)", _FASHION, (1, 28, 28)),
-    "mnist": DatasetInfo("MNIST", tuple(str(d) for d in range(10)), (1, 28, 28)),
-    "fashion-mnist": DatasetInfo("Fashion-MNIST", _FASHION, (1, 28, 28)),
-    "cifar10": DatasetInfo(
-        "CIFAR-10",
-        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-        (3, 32, 32),
-    ),
-}
+from memtui.specs import DATASETS, Dataset  # names, classes, shapes: LOADERS binds each to a reader
 
 
 @dataclass(frozen=True)
@@ -59,7 +36,7 @@ class DataSplit:
     test_y: torch.Tensor
 
     @property
-    def info(self) -> DatasetInfo:
+    def info(self) -> Dataset:
         return DATASETS[self.name]
 
 
@@ -86,13 +63,9 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def load(name: str, data_dir: Path | None = None) -> DataSplit:
-    if name == "demo":
-        return _load_demo()
-    if name in ("mnist", "fashion-mnist"):
-        return _load_mnist_like(name, data_dir)
-    if name == "cifar10":
-        return _load_cifar10(data_dir)
-    raise DataError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
+    if name not in LOADERS:
+        raise DataError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
+    return LOADERS[name](data_dir)
 
 
 def take_subset(split: DataSplit, train: int | None, test: int | None, seed: int) -> DataSplit:
@@ -131,7 +104,8 @@ def hold_out(split: DataSplit, fraction: float, seed: int = HOLDOUT_SEED) -> Dat
                      split.test_y)
 
 
-def _load_demo() -> DataSplit:
+def _load_demo(data_dir: Path | None = None) -> DataSplit:
+    """The embedded subset, shipped in the wheel: ``data_dir`` is not read."""
     with resources.files("memtui.demo_data").joinpath("fashion_mnist_subset.npz").open("rb") as fh:
         arrays = np.load(fh)
         parts = {k: torch.from_numpy(arrays[k].copy()) for k in ("train_x", "train_y", "test_x", "test_y")}
@@ -329,3 +303,12 @@ def _read_cifar10_folders(root: Path) -> DataSplit:
         train_x, train_y = read("train")
         test_x, test_y = read("test")
     return DataSplit("cifar10", train_x, train_y, test_x, test_y)
+
+
+#: data set name (an entry of ``specs.DATASETS``) -> its reader(data_dir)
+LOADERS: dict[str, Callable[[Path | None], DataSplit]] = {
+    "demo": _load_demo,
+    "mnist": lambda data_dir: _load_mnist_like("mnist", data_dir),
+    "fashion-mnist": lambda data_dir: _load_mnist_like("fashion-mnist", data_dir),
+    "cifar10": _load_cifar10,
+}

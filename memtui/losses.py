@@ -9,11 +9,11 @@ probabilities (MSE, MAE, RLL, GCE, RCE) clamp them to [1e-7, 1], as their refere
 Conventions: ``mae`` is the paper's sum_k |p_k - [k=y]| = 2 - 2 p_y; ``nce+mae`` is APL's
 (Ma et al. 2020) alpha * NCE + beta * (1 - p_y), whose MAE is half of ``mae``.
 
-Each definition carries the valid range of each of its parameters (``ParamRange``); the config
-refuses a value outside it at load time (a zero where a formula divides by it, for example).
-
-A loss L is *symmetric* when sum_j L(f(x), j) is the same constant for every input and every
-network output. ``tests/test_losses.py`` checks each declaration numerically.
+Names, parameters (defaults and valid ranges) and the symmetric flag live in the spec table
+(``memtui/specs.py``, no torch), which the config checks; here each spec entry is bound to its
+function with ``@implements(name)``. A loss L is *symmetric* when sum_j L(f(x), j) is the same
+constant for every input and every network output. ``tests/test_losses.py`` checks each
+declaration numerically.
 """
 
 from __future__ import annotations
@@ -25,11 +25,82 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from memtui import specs
+from memtui.specs import Range
+
 P_MIN = 1e-7
 # RCE's log(0) for the off-target one-hot entries, as in the SCE paper's code.
 RCE_LOG_ZERO = math.log(1e-4)
 
 LossFn = Callable[..., torch.Tensor]
+
+
+@dataclass(frozen=True)
+class LossDef:
+    """A loss spec bound to its per-sample function ``fn(logits, target, **params)``. The spec's
+    fields are repeated here so a loss made on the spot (a test's) needs no spec entry."""
+
+    name: str
+    title: str
+    fn: LossFn
+    symmetric: bool
+    defaults: Mapping[str, float] = field(default_factory=dict)
+    ranges: Mapping[str, Range] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, spec: specs.Loss, fn: LossFn) -> LossDef:
+        return cls(spec.name, spec.title, fn, spec.symmetric, spec.defaults, spec.ranges)
+
+    @property
+    def spec(self) -> specs.Loss:
+        unbounded = Range(-math.inf, low_inclusive=True)
+        return specs.Loss(self.name, self.title, self.symmetric, {
+            key: specs.Param(value, self.ranges.get(key, unbounded))
+            for key, value in self.defaults.items()})
+
+    def check(self, params: Mapping[str, float]) -> None:
+        """Raise ValueError naming the first parameter outside its valid range."""
+        self.spec.check(params)
+
+    def bind(self, params: Mapping[str, float] | None = None) -> Callable[..., torch.Tensor]:
+        """The per-sample loss with this definition's defaults overridden by ``params``."""
+        kwargs = {**self.defaults, **(params or {})}
+
+        def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return self.fn(logits, target, **kwargs)
+
+        return loss
+
+
+class Registry(dict[str, LossDef]):
+    """Loss name -> its bound definition. A loss added here at run time (a test's) enters the
+    spec table too, and leaves it with its removal, so the config accepts exactly these names."""
+
+    def __setitem__(self, name: str, definition: LossDef) -> None:
+        super().__setitem__(name, definition)
+        specs.LOSSES[name] = definition.spec
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(name)
+        del specs.LOSSES[name]
+
+
+REGISTRY = Registry()
+
+
+def implements(name: str) -> Callable[[LossFn], LossFn]:
+    """Bind the decorated function to the spec entry ``name`` (one implementation per entry)."""
+    if name not in specs.LOSSES:
+        raise ValueError(f"loss {name!r} has no entry in memtui/specs.py LOSSES; add one first")
+    spec = specs.LOSSES[name]
+
+    def bind(fn: LossFn) -> LossFn:
+        if name in REGISTRY:
+            raise ValueError(f"loss {name!r} is implemented twice")
+        dict.__setitem__(REGISTRY, name, LossDef.of(spec, fn))
+        return fn
+
+    return bind
 
 
 def _probs(logits: torch.Tensor) -> torch.Tensor:
@@ -45,20 +116,24 @@ def _neg_log_probs(logits: torch.Tensor) -> torch.Tensor:
     return -F.log_softmax(logits.float(), dim=1)
 
 
+@implements("ce")
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return _neg_log_probs(logits).gather(1, target[:, None]).squeeze(1)
 
 
+@implements("mse")
 def mean_squared_error(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     p = _probs(logits)
     onehot = F.one_hot(target, p.shape[1]).to(p.dtype)
     return ((p - onehot) ** 2).sum(dim=1)
 
 
+@implements("mae")
 def mean_absolute_error(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 2.0 - 2.0 * _p_target(logits, target)
 
 
+@implements("rll")
 def robust_log_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:
     p = _probs(logits)
     k = p.shape[1]
@@ -68,6 +143,7 @@ def robust_log_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float) ->
     return math.log((alpha + 1) / alpha) - on_target + off_target
 
 
+@implements("gce")
 def generalized_cross_entropy(logits: torch.Tensor, target: torch.Tensor, q: float) -> torch.Tensor:
     return (1.0 - _p_target(logits, target) ** q) / q
 
@@ -76,17 +152,20 @@ def reverse_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.T
     return -RCE_LOG_ZERO * (1.0 - _p_target(logits, target))
 
 
+@implements("sce")
 def symmetric_cross_entropy(
     logits: torch.Tensor, target: torch.Tensor, alpha: float, beta: float
 ) -> torch.Tensor:
     return alpha * cross_entropy(logits, target) + beta * reverse_cross_entropy(logits, target)
 
 
+@implements("nce")
 def normalized_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     neg_log_p = _neg_log_probs(logits)
     return neg_log_p.gather(1, target[:, None]).squeeze(1) / neg_log_p.sum(dim=1)
 
 
+@implements("nce+rce")
 def nce_rce(logits: torch.Tensor, target: torch.Tensor, alpha: float, beta: float) -> torch.Tensor:
     return alpha * normalized_cross_entropy(logits, target) + beta * reverse_cross_entropy(
         logits, target
@@ -98,83 +177,9 @@ def apl_mean_absolute_error(logits: torch.Tensor, target: torch.Tensor) -> torch
     return 1.0 - _p_target(logits, target)
 
 
+@implements("nce+mae")
 def nce_mae(logits: torch.Tensor, target: torch.Tensor, alpha: float, beta: float) -> torch.Tensor:
     """APL's NCEandMAE: alpha * NCE + beta * (1 - p_y) (so beta here is APL's beta)."""
     return alpha * normalized_cross_entropy(logits, target) + beta * apl_mean_absolute_error(
         logits, target
     )
-
-
-@dataclass(frozen=True)
-class ParamRange:
-    """The values a loss parameter may take: low < x (or low <= x) and x <= high (if any)."""
-
-    low: float
-    low_inclusive: bool = False
-    high: float | None = None
-    reason: str = ""
-
-    def contains(self, value: float) -> bool:
-        if not math.isfinite(value):
-            return False
-        above = value >= self.low if self.low_inclusive else value > self.low
-        return above and (self.high is None or value <= self.high)
-
-    def describe(self) -> str:
-        low = f"{self.low:g} {'<=' if self.low_inclusive else '<'} x"
-        text = f"{low} <= {self.high:g}" if self.high is not None else low
-        return text + (f" ({self.reason})" if self.reason else "")
-
-
-POSITIVE_ALPHA = ParamRange(0.0, reason="the formula divides by alpha")
-GCE_Q = ParamRange(0.0, high=1.0, reason="GCE is defined for 0 < q <= 1; it divides by q")
-WEIGHT = ParamRange(0.0, low_inclusive=True, reason="a weight of the sum")
-
-
-@dataclass(frozen=True)
-class LossDef:
-    name: str
-    title: str
-    fn: LossFn
-    symmetric: bool
-    defaults: Mapping[str, float] = field(default_factory=dict)
-    ranges: Mapping[str, ParamRange] = field(default_factory=dict)
-
-    def check(self, params: Mapping[str, float]) -> None:
-        """Raise ValueError naming the first parameter outside its valid range."""
-        for key, value in params.items():
-            valid = self.ranges.get(key)
-            if valid is not None and not valid.contains(value):
-                raise ValueError(
-                    f"loss {self.name!r}: {key} = {value:g} is out of range; valid: {valid.describe()}"
-                )
-
-    def bind(self, params: Mapping[str, float] | None = None) -> Callable[..., torch.Tensor]:
-        """The per-sample loss with this definition's defaults overridden by ``params``."""
-        kwargs = {**self.defaults, **(params or {})}
-
-        def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-            return self.fn(logits, target, **kwargs)
-
-        return loss
-
-
-REGISTRY: dict[str, LossDef] = {
-    d.name: d
-    for d in [
-        LossDef("ce", "cross-entropy", cross_entropy, symmetric=False),
-        LossDef("mse", "squared error", mean_squared_error, symmetric=False),
-        LossDef("mae", "mean absolute error", mean_absolute_error, symmetric=True),
-        LossDef("rll", "robust log loss", robust_log_loss, symmetric=True, defaults={"alpha": 0.1},
-                ranges={"alpha": POSITIVE_ALPHA}),
-        LossDef("gce", "generalized cross-entropy", generalized_cross_entropy, symmetric=False,
-                defaults={"q": 0.7}, ranges={"q": GCE_Q}),
-        LossDef("sce", "symmetric cross-entropy", symmetric_cross_entropy, symmetric=False,
-                defaults={"alpha": 0.1, "beta": 1.0}, ranges={"alpha": WEIGHT, "beta": WEIGHT}),
-        LossDef("nce", "normalized cross-entropy", normalized_cross_entropy, symmetric=True),
-        LossDef("nce+rce", "active-passive NCE+RCE", nce_rce, symmetric=True,
-                defaults={"alpha": 1.0, "beta": 1.0}, ranges={"alpha": WEIGHT, "beta": WEIGHT}),
-        LossDef("nce+mae", "active-passive NCE+MAE (APL's MAE, 1 - p_y)", nce_mae, symmetric=True,
-                defaults={"alpha": 1.0, "beta": 1.0}, ranges={"alpha": WEIGHT, "beta": WEIGHT}),
-    ]
-}

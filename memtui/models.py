@@ -6,6 +6,9 @@ Every model takes normalised float images [B, C, H, W] and returns logits [B, K]
 can be built with or without BatchNorm (``model.batchnorm``). Without BatchNorm, a convolution
 carries a bias (with it, BatchNorm's shift takes the bias's place), so no network is left
 without any bias.
+
+Names, descriptions and the size options each reads are in the spec table (``specs.py``);
+``ARCHITECTURES`` binds each name to its network.
 """
 
 from __future__ import annotations
@@ -187,19 +190,14 @@ class InceptionSmall(nn.Module):
 
 ModelFactory = Callable[..., nn.Module]
 
-#: arch name -> (factory(in_shape, num_classes, model_config) , one-line description)
-ARCHITECTURES: dict[str, tuple[ModelFactory, str]] = {
-    "mlp": (lambda shape, k, cfg: MLP(shape, k, cfg.width, cfg.depth, cfg.batchnorm),
-            "multilayer perceptron (width x depth)"),
-    "cnn8": (lambda shape, k, cfg: CNN8(shape, k, cfg.batchnorm),
-             "8-layer CNN of the APL/SCE papers"),
-    "resnet32": (lambda shape, k, cfg: CifarResNet(shape, k, 32, cfg.batchnorm),
-                 "ResNet-32 of the paper's code (option-A shortcuts, Kaiming-normal init)"),
-    "inception-small": (lambda shape, k, cfg: InceptionSmall(shape, k, cfg.batchnorm),
-                        "Inception-small (Inception-Lite) of the paper's code"),
+#: arch name (an entry of ``specs.ARCHITECTURES``) -> factory(in_shape, num_classes, model_config)
+ARCHITECTURES: dict[str, ModelFactory] = {
+    "mlp": lambda shape, k, cfg: MLP(shape, k, cfg.width, cfg.depth, cfg.batchnorm),
+    "cnn8": lambda shape, k, cfg: CNN8(shape, k, cfg.batchnorm),
+    "resnet32": lambda shape, k, cfg: CifarResNet(shape, k, 32, cfg.batchnorm),
+    "inception-small": lambda shape, k, cfg: InceptionSmall(shape, k, cfg.batchnorm),
 }
 
 
 def build_model(model_config, in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    factory, _ = ARCHITECTURES[model_config.arch]
-    return factory(in_shape, num_classes, model_config)
+    return ARCHITECTURES[model_config.arch](in_shape, num_classes, model_config)

@@ -75,13 +75,26 @@ def test_module_level_imports_have_no_cycle():
         visit(name, [])
 
 
-#: What `memtui --help`, `presets`, `watch` and `report` import before they do their work.
+#: What `memtui --help`, `presets`, `watch`, `report` and `sweep` import before they do their work,
+#: the schema they check names with, and the sweep orchestrator (the board's child process too):
+#: it starts `memtui run` processes, which import torch; it never needs torch itself.
 LIGHT_COMMAND_IMPORTS = [
     "memtui.cli",
+    "memtui.config",
     "memtui.presets",
     "memtui.report",
     "memtui.runlog",
     "memtui.runstate",
+    "memtui.specs",
+    "memtui.sweep.background",
+    "memtui.sweep.cell",
+    "memtui.sweep.driver",
+    "memtui.sweep.grid",
+    "memtui.sweep.local",
+    "memtui.sweep.manifest",
+    "memtui.sweep.progress",
+    "memtui.sweep.ray_exec",
+    "memtui.sweep.runner",
     "memtui.tui.app",
     "memtui.tui.sources",
     "memtui.tui.sweep_board",
@@ -95,3 +108,23 @@ def test_commands_that_do_not_train_start_without_torch(module):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False", f"importing {module} loads torch"
+
+
+#: Commands run to their end (imports inside the command's function count too).
+LIGHT_COMMANDS = [
+    ["presets", "show", "demo"],
+    ["sweep", "noise-grid", "--dry-run"],
+]
+
+
+@pytest.mark.parametrize("argv", LIGHT_COMMANDS, ids=" ".join)
+def test_commands_that_do_not_train_run_to_their_end_without_torch(argv, tmp_path):
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules))\n"
+            f"sys.argv = ['memtui', *{argv!r}]\n"
+            "from memtui.cli import main\n"
+            "main()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "torch loaded: False", f"memtui {' '.join(argv)}"

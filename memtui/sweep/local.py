@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import deque
 from contextlib import contextmanager
@@ -38,11 +40,14 @@ def visible_gpus() -> list[str]:
     given = os.environ.get("CUDA_VISIBLE_DEVICES")
     if given is not None:
         return [part.strip() for part in given.split(",") if part.strip() and part.strip() != "-1"]
+    # Counted by torch in a child, as a cell will see them: the orchestrator itself never imports
+    # torch (about 650 MB and seconds), and only a grid that asks for GPUs pays for the child.
+    probe = "import torch; print(torch.cuda.device_count())"
     try:
-        import torch  # only when the grid asks for GPUs
-
-        return [str(i) for i in range(torch.cuda.device_count())]
-    except Exception:  # pragma: no cover
+        found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                               timeout=300, stdin=subprocess.DEVNULL)
+        return [str(i) for i in range(int(found.stdout.strip()))]
+    except (OSError, ValueError, subprocess.SubprocessError):  # pragma: no cover
         return []
 
 

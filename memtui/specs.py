@@ -1,0 +1,168 @@
+"""The spec table: every data set, architecture and loss memtui knows, by name, with its
+parameters (defaults and valid ranges), the symmetric flag of each loss and a one-line
+description.
+
+This is the one place that names them. It imports no torch, so the schema (``config.py``), the
+preset and sweep commands and the sweep orchestrator can check a name or a parameter without
+paying for it. The implementations are bound to these entries where training needs them:
+``losses.REGISTRY`` (a function per loss), ``models.ARCHITECTURES`` (a factory per architecture)
+and ``data.LOADERS`` (a reader per data set); tests/test_specs.py holds each binding to exactly
+the names here. Adding a loss is one entry in ``LOSSES`` and one function in ``losses.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+#: How training labels and images are corrupted (the corruption's modes, checked by the config).
+LabelMode = Literal["none", "random", "symmetric", "pairflip"]
+InputMode = Literal["none", "shuffled_pixels", "random_pixels", "gaussian"]
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a parameter may take: low < x (or low <= x) and x <= high (if any)."""
+
+    low: float
+    low_inclusive: bool = False
+    high: float | None = None
+    reason: str = ""
+
+    def contains(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        above = value >= self.low if self.low_inclusive else value > self.low
+        return above and (self.high is None or value <= self.high)
+
+    def describe(self) -> str:
+        low = f"{self.low:g} {'<=' if self.low_inclusive else '<'} x"
+        text = f"{low} <= {self.high:g}" if self.high is not None else low
+        return text + (f" ({self.reason})" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class Param:
+    default: float
+    range: Range
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss: maps logits [B, K] and labels [B] to per-sample losses [B] (``losses.py``).
+
+    *symmetric*: sum_j L(f(x), j) is the same constant for every input and network output."""
+
+    name: str
+    title: str
+    symmetric: bool
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        return {key: p.default for key, p in self.params.items()}
+
+    @property
+    def ranges(self) -> dict[str, Range]:
+        return {key: p.range for key, p in self.params.items()}
+
+    def check(self, params: Mapping[str, float]) -> None:
+        """Raise ValueError naming the first parameter outside its valid range."""
+        for key, value in params.items():
+            valid = self.params[key].range if key in self.params else None
+            if valid is not None and not valid.contains(value):
+                raise ValueError(
+                    f"loss {self.name!r}: {key} = {value:g} is out of range; valid: {valid.describe()}"
+                )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data set as the config and the networks need it before any image is read."""
+
+    name: str
+    title: str
+    classes: tuple[str, ...]
+    shape: tuple[int, int, int]  # C, H, W of every image
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A network; ``params`` are the ``model.*`` size options it is built from (every one also
+    reads ``model.batchnorm``)."""
+
+    name: str
+    title: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses. Formulas and defaults follow docs/reference.md; the functions are in losses.py.
+
+POSITIVE_ALPHA = Range(0.0, reason="the formula divides by alpha")
+GCE_Q = Range(0.0, high=1.0, reason="GCE is defined for 0 < q <= 1; it divides by q")
+WEIGHT = Range(0.0, low_inclusive=True, reason="a weight of the sum")
+
+
+def _weights(alpha: float, beta: float) -> dict[str, Param]:
+    return {"alpha": Param(alpha, WEIGHT), "beta": Param(beta, WEIGHT)}
+
+
+LOSSES: dict[str, Loss] = {
+    spec.name: spec
+    for spec in [
+        Loss("ce", "cross-entropy", symmetric=False),
+        Loss("mse", "squared error", symmetric=False),
+        Loss("mae", "mean absolute error", symmetric=True),
+        Loss("rll", "robust log loss", symmetric=True,
+             params={"alpha": Param(0.1, POSITIVE_ALPHA)}),
+        Loss("gce", "generalized cross-entropy", symmetric=False, params={"q": Param(0.7, GCE_Q)}),
+        Loss("sce", "symmetric cross-entropy", symmetric=False, params=_weights(0.1, 1.0)),
+        Loss("nce", "normalized cross-entropy", symmetric=True),
+        Loss("nce+rce", "active-passive NCE+RCE", symmetric=True, params=_weights(1.0, 1.0)),
+        Loss("nce+mae", "active-passive NCE+MAE (APL's MAE, 1 - p_y)", symmetric=True,
+             params=_weights(1.0, 1.0)),
+    ]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Data sets; the readers are in data.py.
+
+_FASHION = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+            "ankle boot")
+DATASETS: dict[str, Dataset] = {
+    spec.name: spec
+    for spec in [
+        Dataset("demo", "Fashion-MNIST subset (embedded)", _FASHION, (1, 28, 28)),
+        Dataset("mnist", "MNIST", tuple(str(d) for d in range(10)), (1, 28, 28)),
+        Dataset("fashion-mnist", "Fashion-MNIST", _FASHION, (1, 28, 28)),
+        Dataset("cifar10", "CIFAR-10",
+                ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                 "truck"),
+                (3, 32, 32)),
+    ]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Architectures; the networks are in models.py.
+
+ARCHITECTURES: dict[str, Architecture] = {
+    spec.name: spec
+    for spec in [
+        Architecture("mlp", "multilayer perceptron (width x depth)", params={
+            "width": Param(512, Range(1, low_inclusive=True, high=65536,
+                                      reason="hidden units per layer")),
+            "depth": Param(1, Range(1, low_inclusive=True, high=256, reason="hidden layers")),
+        }),
+        Architecture("cnn8", "8-layer CNN of the APL/SCE papers"),
+        Architecture("resnet32",
+                     "ResNet-32 of the paper's code (option-A shortcuts, Kaiming-normal init)"),
+        Architecture("inception-small", "Inception-small (Inception-Lite) of the paper's code"),
+    ]
+}
