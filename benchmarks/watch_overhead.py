@@ -36,7 +36,9 @@ from memtui.tui.sources import (  # noqa: E402
     MultiRunSource,
     RunDirSource,
 )
-from memtui.tui.widgets import EpochChart, LossPane, OverlayView  # noqa: E402
+from memtui.tui.widgets.charts.epoch_chart import EpochChart  # noqa: E402
+from memtui.tui.widgets.overlay.overlay_view import OverlayView  # noqa: E402
+from memtui.tui.widgets.panes.loss_pane import LossPane  # noqa: E402
 
 from tui_helpers import FAKE_CONFIG  # noqa: E402
 

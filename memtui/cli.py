@@ -106,10 +106,9 @@ def train(prepared, use_ui: bool) -> str:
     from memtui.errors import RunWriteError
 
     if use_ui:
-        from memtui.tui.app import run_live
-        from memtui.tui.sources import LiveSource
+        from memtui.tui.launch import run_live
 
-        status = run_live(LiveSource(prepared))
+        status = run_live(prepared)
         # the engine has ended (run_live waits for it), even if the view left first
         state = prepared.writer.state
         status = state.status if state.finished else status
@@ -153,7 +152,7 @@ def watch(
     ones. Several runs share one view: runs that differ only in seed are drawn as mean ± std,
     the others as series labelled by what differs."""
     from memtui.runlog import latest_run
-    from memtui.tui.app import run_watch
+    from memtui.tui.launch import run_watch
 
     raise typer.Exit(run_watch(list(run_dirs) if run_dirs else [latest_run()]))
 
@@ -215,7 +214,7 @@ def sweep(
     if prepared is None:
         raise typer.Exit(0)
     if not no_ui and can_draw():
-        from memtui.tui.sweep_board import run_sweep_live
+        from memtui.tui.launch import run_sweep_live
 
         raise typer.Exit(run_sweep_live(prepared.manifest.sweep_dir, on, parallel))
     display = None

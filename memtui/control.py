@@ -71,7 +71,7 @@ def stop_on_signals(control: RunControl) -> Iterator[None]:
     """While inside, STOP_SIGNALS ask a headless run to stop after the current batch. A second
     SIGINT interrupts at once, unless the run is already writing its summary. Only the main
     thread can install handlers; elsewhere this does nothing. (The live views have their own:
-    memtui.tui.app.leave_on_signals.)"""
+    memtui.tui.launch.leave_on_signals.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

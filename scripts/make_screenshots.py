@@ -42,7 +42,7 @@ from memtui.session import start_run
 from memtui.tui.app import MemtuiApp
 from memtui.tui.sources import LiveSource, MultiRunSource, RunDirSource, RunSource
 from memtui.tui.svg import pin_cells
-from memtui.tui.sweep_board import SweepApp
+from memtui.tui.sweep_app import SweepApp
 
 Shots = dict[str, tuple[tuple[int, int], list[str]]]
 

@@ -27,18 +27,26 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports_of(path: Path, top_level_only: bool) -> set[str]:
-    """Absolute names a module imports (anywhere, or only at module level)."""
+def imports_of(path: Path, type_checking: bool = True) -> set[str]:
+    """Absolute names a module imports, inside functions too: such an import runs when the
+    function does, and ties the two modules as much as one at the top. ``type_checking=False``
+    leaves out what ``if TYPE_CHECKING:`` imports, which never runs."""
     tree = ast.parse(path.read_text("utf-8"))
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
     found: set[str] = set()
-    for node in nodes:
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
-    # At module level only plain statements count: `if TYPE_CHECKING:` imports cost nothing.
+
+    def visit(nodes: list[ast.AST]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                visit([*node.body, *node.orelse] if type_checking else list(node.orelse))
+            else:
+                visit(list(ast.iter_child_nodes(node)))
+
+    visit(list(tree.body))
     return found
 
 
@@ -51,21 +59,33 @@ def is_front_end(name: str) -> bool:
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if not is_front_end(n)))
 def test_the_core_imports_no_ui_and_no_front_end(name):
-    imported = imports_of(MODULES[name], top_level_only=False)
+    # every import counts: inside functions, and under TYPE_CHECKING (a core type that names a
+    # front end's is as upward as an import that runs)
+    imported = imports_of(MODULES[name])
     ui = {i for i in imported if i.split(".")[0] in UI_LIBRARIES}
     upward = {i for i in imported if is_front_end(i)}
     assert not ui and not upward, f"{name} imports {sorted(ui | upward)}"
 
 
-def test_module_level_imports_have_no_cycle():
-    graph = {name: {i for i in imports_of(path, top_level_only=True) if i in MODULES} - {name}
+def test_only_the_entry_point_imports_the_command_line():
+    importers = {name for name, path in MODULES.items()
+                 if {"memtui.cli", "memtui.cli.main"} & imports_of(path)}
+    assert importers == {"memtui.__main__"}
+
+
+def test_no_import_cycle():
+    """Counting the imports inside functions: one there still ties the two modules together
+    (it was how the view's circle hid). Not those under TYPE_CHECKING: they never run, so they
+    cannot make a circle at import time, and they are how a module names a type that a module
+    above it holds (memtui.tui.sources names memtui.session.Run) without importing it."""
+    graph = {name: {i for i in imports_of(path, type_checking=False) if i in MODULES} - {name}
              for name, path in MODULES.items()}
 
     def visit(node: str, trail: list[str]) -> None:
         if node in trail:
             cycle = trail[trail.index(node):] + [node]
             pytest.fail("import cycle: " + " -> ".join(cycle))
-        for nxt in graph.get(node, ()):
+        for nxt in sorted(graph.get(node, ())):
             if nxt not in done:
                 visit(nxt, trail + [node])
         done.add(node)
@@ -73,6 +93,42 @@ def test_module_level_imports_have_no_cycle():
     done: set[str] = set()
     for name in sorted(graph):
         visit(name, [])
+
+
+#: The view package in layers, bottom up; a module imports only from its own layer or below
+#: (TYPE_CHECKING imports too: a screen names its host's protocol, never the app).
+VIEW_LAYERS = [
+    # reading runs and sweeps, the widgets, what a screen needs of its app
+    ("memtui.tui.widgets", "memtui.tui.sources", "memtui.tui.remote", "memtui.tui.budget",
+     "memtui.tui.svg", "memtui.tui.terminal", "memtui.tui.host", "memtui.tui.sweep_follower",
+     "memtui.tui.sweep_process"),
+    ("memtui.tui.run_screen", "memtui.tui.leaderboard", "memtui.tui.sweep_board"),  # screens
+    ("memtui.tui.app", "memtui.tui.sweep_app"),
+    ("memtui.tui.launch",),
+]
+
+
+def view_layer(name: str) -> int | None:
+    for number, layer in enumerate(VIEW_LAYERS):
+        if any(name == m or name.startswith(m + ".") for m in layer):
+            return number
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith("memtui.tui.")))
+def test_the_view_imports_only_from_its_layer_or_below(name):
+    layer = view_layer(name)
+    assert layer is not None, f"{name}: add it to a layer in VIEW_LAYERS"
+    above = {i for i in imports_of(MODULES[name]) if i in MODULES
+             and (view_layer(i) or 0) > layer}
+    assert not above, f"{name} imports {sorted(above)} from above its layer"
+
+
+def test_the_command_line_opens_the_view_only_through_its_launchers():
+    # the terminal check decides view or headless before Textual is imported (memtui --help)
+    view = {i for i in imports_of(MODULES["memtui.cli"]) if i in MODULES and view_layer(i)
+            is not None}
+    assert view <= {"memtui.tui.launch", "memtui.tui.terminal"}, sorted(view)
 
 
 #: What `memtui --help`, `presets`, `watch`, `report` and `sweep` import before they do their work,
@@ -96,7 +152,9 @@ LIGHT_COMMAND_IMPORTS = [
     "memtui.sweep.ray_exec",
     "memtui.sweep.runner",
     "memtui.tui.app",
+    "memtui.tui.launch",
     "memtui.tui.sources",
+    "memtui.tui.sweep_app",
     "memtui.tui.sweep_board",
 ]
 

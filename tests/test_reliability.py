@@ -267,8 +267,8 @@ def test_sigterm_leaves_the_live_view_as_q_does(tiny_config, tmp_path, monkeypat
     summary says stopped. (SIGHUP, the terminal gone: tests/test_terminal.py, in a real one.)"""
     from textual.app import App
 
-    from memtui.tui.app import MemtuiApp, run_live
-    from memtui.tui.sources import LiveSource
+    from memtui.tui.app import MemtuiApp
+    from memtui.tui.launch import run_live
 
     monkeypatch.setattr(MemtuiApp, "run", lambda self: App.run(self, headless=True))
     probe = Recorder()
@@ -282,7 +282,7 @@ def test_sigterm_leaves_the_live_view_as_q_does(tiny_config, tmp_path, monkeypat
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=send_once_training, daemon=True).start()
-    assert run_live(LiveSource(run)) == "stopped"
+    assert run_live(run) == "stopped"
     assert sent and time.monotonic() - sent[0] < 20
     summary = read_run(tmp_path / "run").summary
     assert summary["status"] == "stopped" and 1 <= summary["epochs_completed"] < 200

@@ -5,19 +5,16 @@ One stream of memtui.events drives everything: the source delivers the events it
 ``RunEvent`` message (thread-safe, non-blocking) from a Textual thread worker; ``MemtuiApp.consume``
 applies each to the run's read model (memtui.runstate) and tells the RunScreen what changed; the
 screen redraws the changed widgets at most ``REFRESH_HZ`` times a second, within its CPU budget,
-however fast events arrive.
+however fast events arrive. The screens see the app as their host (memtui.tui.host); the
+launchers that start it are in memtui.tui.launch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -28,23 +25,13 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from memtui.compare import Comparison
-from memtui.control import EXIT_CODES
 from memtui.events import Event, LossDiverged, RunFinished, RunStarted
 from memtui.runstate import RunState
-from memtui.sweep.manifest import is_sweep_dir
 from memtui.tui.leaderboard import LeaderboardScreen
 from memtui.tui.run_screen import RunScreen
-from memtui.tui.sources import (
-    SEVERAL_RUNS_POLL_S,
-    WATCH_POLL_S,
-    LiveSource,
-    MultiRunSource,
-    RunDirSource,
-    RunSource,
-    SourceNotice,
-)
+from memtui.tui.sources import MultiRunSource, RunSource, SourceNotice
 from memtui.tui.svg import pin_cells
-from memtui.tui.widgets import HelpScreen
+from memtui.tui.widgets.help.help_screen import HelpScreen
 
 REFRESH_HZ = 1
 #: Charts redraw at most this often...
@@ -111,7 +98,7 @@ class MemtuiApp(App[str]):
         self.state = self.comparison.runs[0]
         self._sources = sources
         self.refresh_interval = 1.0 / refresh_hz
-        self.run_screen = RunScreen(self.refresh_interval, chart_interval, view_budget)
+        self.run_screen = RunScreen(self, self.refresh_interval, chart_interval, view_budget)
         self.stopping = False
         self._worker: Worker | None = None
         #: The app's event loop once mounted: what a signal handler schedules the quit on.
@@ -309,104 +296,4 @@ class MemtuiApp(App[str]):
 
     def action_leaderboard(self) -> None:
         if not isinstance(self.screen, LeaderboardScreen):
-            self.push_screen(LeaderboardScreen())
-
-
-def run_live(source: LiveSource) -> str:
-    """Train a prepared run under the live view; the run's final status. SIGTERM stops training
-    and leaves the app, as `q` does (Textual turns ctrl+c into a key); SIGHUP (an SSH session or
-    tmux pane going away) ends the process once the summary is written (leave_on_signals). The
-    summary is written either way."""
-    app = MemtuiApp(source)
-
-    def stop_and_wait() -> int:
-        source.request_stop()
-        source.wait()
-        finished = source.finished
-        return EXIT_CODES[finished.status if finished is not None else "stopped"]
-
-    with leave_on_signals(app, source.request_stop, stop_and_wait):
-        try:
-            app.run()
-        finally:
-            # However the app ended, training stops and the engine writes its summary first.
-            source.request_stop()
-            source.wait()
-    return app.state.status if app.state.finished else "stopped"
-
-
-@contextmanager
-def leave_on_signals(app: App, stop: Callable[[], None],
-                     stop_and_wait: Callable[[], int]) -> Iterator[None]:
-    """While the view runs in the main thread: SIGTERM leaves it as q does (``stop`` alone, if
-    it has not started yet). SIGHUP means the terminal is gone, and Textual's teardown writes to
-    it and can block for ever (seen when tmux kills the pane): so on SIGHUP, or a second
-    SIGTERM, ``stop_and_wait`` stops what runs and waits until it has written its summary, and
-    the process ends there with the exit code it returns, without closing the view."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    terms = 0
-
-    def handler(signum: int, _frame: object) -> None:
-        nonlocal terms
-        if signum == signal.SIGHUP or terms:
-            os._exit(stop_and_wait())
-        terms += 1
-        loop = getattr(app, "loop", None)  # signals arrive in the main thread, between steps
-        if loop is None:
-            stop()
-        else:
-            loop.call_soon_threadsafe(app.action_quit_run)  # type: ignore[attr-defined]
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def watch_source(spec: str | Path, poll_s: float = WATCH_POLL_S) -> RunSource:
-    """A run directory, or ``user@host:path`` followed over ssh."""
-    from memtui.tui.remote import RemoteRunSource, parse_remote
-
-    remote = parse_remote(str(spec))
-    if remote is not None:
-        return RemoteRunSource(*remote)
-    return RunDirSource(Path(spec), poll_s)
-
-
-def run_watch(paths: Path | str | list[Path | str]) -> int:
-    """Open the view on one run directory, on several side by side, or the board of a sweep
-    directory; 0 on leaving. A bad directory (or an unreachable remote one), or a terminal that
-    cannot show the view (stdout not a terminal, TERM unset or dumb), raises a MemtuiError before
-    anything is drawn."""
-    specs = paths if isinstance(paths, list) else [paths]
-    if len(specs) == 1 and is_sweep_dir(Path(str(specs[0]))):
-        from memtui.tui.sweep_board import run_sweep_board  # it builds on this module
-
-        return run_sweep_board(Path(str(specs[0])))
-    poll_s = WATCH_POLL_S if len(specs) == 1 else SEVERAL_RUNS_POLL_S
-    sources = [watch_source(spec, poll_s) for spec in specs]
-    check_terminal()
-    if len(sources) == 1:
-        MemtuiApp(sources[0]).run()
-    else:
-        MemtuiApp(MultiRunSource(sources, [Path(str(s)).name or str(s) for s in specs])).run()
-    return 0
-
-
-def check_terminal() -> None:
-    """MemtuiError when there is no terminal the view can draw on (memtui.tui.terminal)."""
-    from memtui.errors import MemtuiError
-    from memtui.tui.terminal import stream_not_a_terminal, term_that_cannot_draw
-
-    stream = stream_not_a_terminal()
-    if stream is not None:
-        raise MemtuiError(f"watch needs a terminal, and {stream} is not one; for a summary of "
-                          "the run use `memtui report RUN_DIR`")
-    term = term_that_cannot_draw()
-    if term is not None:
-        raise MemtuiError(f"watch needs a terminal that can draw (TERM is {term or 'unset'}); "
-                          "set TERM (e.g. TERM=xterm-256color) or use `memtui report RUN_DIR`")
+            self.push_screen(LeaderboardScreen(self))

@@ -5,7 +5,6 @@ directory (leaderboard.md), for terminals that cannot copy."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,9 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from memtui.compare import BOARD_COLUMNS, BoardRow, board_markdown, cell, leaderboard, sort_rows
 from memtui.palette import loss_colour, rich_colour
-
-if TYPE_CHECKING:
-    from memtui.tui.app import MemtuiApp
+from memtui.tui.host import RunHost
 
 BOARD_FILE = "leaderboard.md"
 #: The columns that sort highest first (the rest, names, sort A to Z).
@@ -25,8 +22,6 @@ DESCENDING_FIRST = {"best_test_acc", "final_test_acc", "recovered", "clean_acc",
 
 
 class LeaderboardScreen(Screen):
-    app: MemtuiApp
-
     BINDINGS = [
         Binding("escape,b", "close", "back"),
         Binding("c", "copy", "copy as Markdown"),
@@ -35,8 +30,9 @@ class LeaderboardScreen(Screen):
         Binding("r", "reverse", "reverse"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, host: RunHost) -> None:
         super().__init__()
+        self.host = host
         self.sort_column = "best_test_acc"
         self.descending = True
         self.rows: list[BoardRow] = []
@@ -54,8 +50,8 @@ class LeaderboardScreen(Screen):
         table.focus()
 
     def refill(self) -> None:
-        """The rows from the app's runs, in the chosen order."""
-        comparison = self.app.comparison
+        """The rows from the host's runs, in the chosen order."""
+        comparison = self.host.comparison
         loss_index = {label: i for i, label in enumerate(comparison.loss_labels())}
         self.rows = sort_rows(leaderboard(comparison), self.sort_column, self.descending)
         table = self.query_one(DataTable)
@@ -93,7 +89,7 @@ class LeaderboardScreen(Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         row = self.rows[int(str(event.row_key.value))]
         self.dismiss()
-        self.app.select_run(row.run)
+        self.host.select_run(row.run)
 
     def action_close(self) -> None:
         self.dismiss()
@@ -104,7 +100,7 @@ class LeaderboardScreen(Screen):
     def action_copy(self) -> None:
         text = self.markdown()
         self.app.copy_to_clipboard(text)
-        comparison = self.app.comparison
+        comparison = self.host.comparison
         first = comparison.runs[comparison.started[0]].run_dir if comparison.started else ""
         where = ""
         if first:

@@ -1,12 +1,11 @@
 """The run's screen: header, panes per loss, the overlay; it owns the layout and the redraw
-timer, and draws only from the app's RunState."""
+timer, and draws only from its host's RunState (memtui.tui.host)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 import time
-from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import ComposeResult
@@ -19,10 +18,12 @@ from textual.widgets import ContentSwitcher, Footer, Static
 from memtui.metrics import METRICS
 from memtui.runstate import HEADER, OVERLAY_METRICS
 from memtui.tui.budget import CpuBudget
-from memtui.tui.widgets import X_RANGES, ChartView, EpochChart, LossPane, OverlayView, RunHeader
-
-if TYPE_CHECKING:
-    from memtui.tui.app import MemtuiApp
+from memtui.tui.host import RunHost
+from memtui.tui.widgets.charts.chart_view import X_RANGES, ChartView
+from memtui.tui.widgets.charts.epoch_chart import EpochChart
+from memtui.tui.widgets.header.run_header import RunHeader
+from memtui.tui.widgets.overlay.overlay_view import OverlayView
+from memtui.tui.widgets.panes.loss_pane import LossPane
 
 #: Narrowest useful pane; more losses than fit side by side wrap into rows.
 MIN_PANE_WIDTH = 26
@@ -42,10 +43,11 @@ MIN_SIZE = (40, 12)
 
 
 class RunScreen(Screen):
-    app: MemtuiApp
-
-    def __init__(self, refresh_interval: float, chart_interval: float, view_budget: float) -> None:
+    def __init__(self, host: RunHost, refresh_interval: float, chart_interval: float,
+                 view_budget: float) -> None:
+        """``host``: the runs to show (the app); the rest throttle redraws (see ``flush``)."""
         super().__init__()
+        self.host = host
         self.refresh_interval = refresh_interval
         self.chart_interval = chart_interval
         self.view_budget = view_budget
@@ -99,7 +101,7 @@ class RunScreen(Screen):
             self.banner.display = False
         self._size_banner = small
 
-    # -- what the app tells us -------------------------------------------------------------------
+    # -- what the host tells us -------------------------------------------------------------------
 
     def changed(self, labels: set[str]) -> None:
         """The state of these losses (and HEADER) changed; they are drawn on the next tick."""
@@ -118,7 +120,7 @@ class RunScreen(Screen):
         self.banner.display = bool(text)
 
     def build_panes(self) -> None:
-        state = self.app.state
+        state = self.host.state
         self._charts_show_data = False  # another run's panes: its first epoch is drawn at once
         self.grid.remove_children()
         self.panes = {label: LossPane(loss, index)
@@ -154,10 +156,10 @@ class RunScreen(Screen):
         least every ``MAX_CHART_WAIT_S`` (and every ``MAX_CHART_LAG`` of a short run); the first
         epoch's whatever the budget, so that a run never starts with empty charts. ``force``
         draws everything now (a key press, so the user sees it at once; the end of the run)."""
-        app = self.app
+        host = self.host
         self.budget.update()
-        self.header.show(app.state, paused=app.paused, stopping=app.stopping,
-                         watching=app.watching)
+        self.header.show(host.state, paused=host.paused, stopping=host.stopping,
+                         watching=host.watching)
         self._show_runs_line()
         now = time.monotonic()
         elapsed = now - self._charts_drawn
@@ -165,7 +167,7 @@ class RunScreen(Screen):
         cost = EpochChart.drawing_seconds - self._drawing_at_draw
         first_data = not self._charts_show_data and self._has_data()
         lagging = (self._short_run()
-                   and app.state.fraction_done - self._fraction_charted >= MAX_CHART_LAG)
+                   and host.state.fraction_done - self._fraction_charted >= MAX_CHART_LAG)
         # a full bucket affords any redraw, however large the terminal or the number of losses
         affordable = self.budget.affords(min(cost, 0.9 * self.budget.capacity))
         if not force and (elapsed < self.chart_interval or not (
@@ -179,7 +181,7 @@ class RunScreen(Screen):
             # view's own pace: left off the account, or the values would wait to pay for it
             self.budget.waive()
         self._charts_drawn, self._drawing_at_draw = now, EpochChart.drawing_seconds
-        self._fraction_charted = app.state.fraction_done
+        self._fraction_charted = host.state.fraction_done
         self._values_drawn = now
         self._charts_show_data = self._charts_show_data or self._has_data()
         self._values_dirty.clear()
@@ -192,18 +194,18 @@ class RunScreen(Screen):
                 self._dirty.add(label)  # not mounted yet: draw on the next tick
         if self._overlay_dirty and self.views.current == "overlay":
             self._overlay_dirty = False
-            self.overlay.show(app.comparison, self.overlay_metric, self.view)
+            self.overlay.show(host.comparison, self.overlay_metric, self.view)
 
     def _short_run(self) -> bool:
-        seconds = self.app.state.epoch_seconds
-        return bool(seconds) and (self.app.state.epochs_total * sum(seconds) / len(seconds)
+        seconds = self.host.state.epoch_seconds
+        return bool(seconds) and (self.host.state.epochs_total * sum(seconds) / len(seconds)
                                   <= SHORT_RUN_S)
 
     def _has_data(self) -> bool:
         """Whether what is on screen has an epoch to chart: the run in the panes, or any run
         in the overlay."""
-        runs = (self.app.comparison.runs if self.views.current == "overlay"
-                else [self.app.state])
+        runs = (self.host.comparison.runs if self.views.current == "overlay"
+                else [self.host.state])
         return any(loss.epochs for state in runs for loss in state.losses.values())
 
     def _show_values(self) -> None:
@@ -247,7 +249,7 @@ class RunScreen(Screen):
 
     def _show_runs_line(self) -> None:
         """With several runs: how many, how they group, whose panes are shown."""
-        comparison = self.app.comparison
+        comparison = self.host.comparison
         many = len(comparison.runs) > 1
         self.runs_line.display = many
         if not many:
@@ -256,7 +258,7 @@ class RunScreen(Screen):
         live = sum(1 for s in comparison.runs if s.config and not s.finished)
         text = (f"{len(comparison.runs)} runs: {groups or 'waiting…'}"
                 f"{f' · {live} still running' if live else ''} · panes: "
-                f"{comparison.run_label(self.app.selected)}   (b: leaderboard)")
+                f"{comparison.run_label(self.host.selected)}   (b: leaderboard)")
         if text != getattr(self, "_runs_text", None):
             self._runs_text = text
             self.runs_line.update(Content(text))
@@ -269,7 +271,7 @@ class RunScreen(Screen):
         self.flush(force=True)
 
     def last_epoch(self) -> int:
-        return max((loss.epochs[-1] for state in self.app.comparison.runs
+        return max((loss.epochs[-1] for state in self.host.comparison.runs
                     for loss in state.losses.values() if loss.epochs), default=1)
 
     def action_toggle_log(self) -> None:

@@ -16,10 +16,13 @@ from textual.widgets import DataTable
 from memtui.compare import Comparison, band, board_markdown, leaderboard, sort_rows
 from memtui.metrics import format_value
 from memtui.runlog import read_run
-from memtui.tui.app import MemtuiApp, watch_source
+from memtui.tui.app import MemtuiApp
+from memtui.tui.launch import watch_source
 from memtui.tui.leaderboard import BOARD_FILE, LeaderboardScreen
 from memtui.tui.sources import MultiRunSource, RunDirSource
-from memtui.tui.widgets import EpochChart, LossPane, even_yticks
+from memtui.tui.widgets.charts.epoch_chart import EpochChart
+from memtui.tui.widgets.charts.ticks import even_yticks
+from memtui.tui.widgets.panes.loss_pane import LossPane
 
 from tui_helpers import EAGER, drawn, text_of, wait_for
 

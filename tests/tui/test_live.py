@@ -12,7 +12,7 @@ from memtui.metrics import format_value
 from memtui.runlog import read_run
 from memtui.tui.app import MemtuiApp
 from memtui.tui.sources import LiveSource
-from memtui.tui.widgets import LossPane
+from memtui.tui.widgets.panes.loss_pane import LossPane
 
 from tui_helpers import EAGER, Gate, drawn, text_of, wait_for
 

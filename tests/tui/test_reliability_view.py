@@ -83,16 +83,16 @@ async def test_a_terminal_too_small_says_so(make_run):
 def test_leaving_the_view_prints_the_summary_directory_and_resume_command(make_run, capsys,
                                                                         monkeypatch):
     from memtui import cli
-    from memtui.tui import app as app_module
+    from memtui.tui import launch
 
     run = make_run(epochs=3)
 
-    def stopped_after_one_epoch(source):
-        source.run.control.request_stop()
-        source.run.execute()
+    def stopped_after_one_epoch(run):
+        run.control.request_stop()
+        run.execute()
         return "stopped"
 
-    monkeypatch.setattr(app_module, "run_live", stopped_after_one_epoch)
+    monkeypatch.setattr(launch, "run_live", stopped_after_one_epoch)
     monkeypatch.setenv("COLUMNS", "100")
     assert cli.train(run, use_ui=True) == "stopped"
     err = capsys.readouterr().err

@@ -94,7 +94,7 @@ def fake_sweep(root) -> None:
 
 
 def test_sweep_board(snap_compare, tmp_path, monkeypatch):
-    from memtui.tui.sweep_board import SweepApp
+    from memtui.tui.sweep_app import SweepApp
 
     fake_sweep(tmp_path / "sweep")
     monkeypatch.chdir(tmp_path)  # the board names the directory as given

@@ -7,7 +7,7 @@ import pytest
 from memtui.events import EpochEnded, EpochMetrics, EpochProgress, LossDiverged, RunFinished
 from memtui.metrics import EVAL_METRICS, METRICS
 from memtui.runstate import HEADER, OVERLAY_METRICS, RunState, format_duration
-from memtui.tui.widgets import epoch_ticks
+from memtui.tui.widgets.charts.ticks import epoch_ticks
 
 from tui_helpers import fake_events, text_of, wait_for
 
@@ -95,7 +95,7 @@ def test_durations_read_as_clock_times():
 
 async def test_charts_redraw_at_most_once_an_interval_however_fast_epochs_arrive():
     from memtui.tui.app import MemtuiApp
-    from memtui.tui.widgets import LossPane
+    from memtui.tui.widgets.panes.loss_pane import LossPane
 
     app = MemtuiApp(chart_interval=3600.0, refresh_hz=4)
     draws: list[str] = []
@@ -124,7 +124,7 @@ async def test_charts_redraw_at_most_once_an_interval_however_fast_epochs_arrive
 async def _started_counting_draws(app, pilot) -> list[str]:
     """Start a fake run in the app and record, from then on, every pane's full redraw (values
     and charts) by the pane's loss label."""
-    from memtui.tui.widgets import LossPane
+    from memtui.tui.widgets.panes.loss_pane import LossPane
 
     app.consume(fake_events(epochs=0)[0])
     await pilot.pause()
@@ -287,7 +287,7 @@ async def test_help_opens_over_a_ticking_view_and_closes():
     from textual.widgets import Static
 
     from memtui.tui.app import MemtuiApp
-    from memtui.tui.widgets import HelpScreen
+    from memtui.tui.widgets.help.help_screen import HelpScreen
 
     app = MemtuiApp(refresh_hz=20)
     async with app.run_test(size=(80, 24)) as pilot:

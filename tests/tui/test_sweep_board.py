@@ -19,7 +19,8 @@ from textual.widgets import DataTable
 
 from memtui.errors import RunDirError
 from memtui.runlog import read_run
-from memtui.tui.sweep_board import CellScreen, SweepApp, SweepBoard
+from memtui.tui.sweep_app import CellScreen, SweepApp
+from memtui.tui.sweep_board import SweepBoard
 
 from tui_helpers import EAGER, text_of, wait_for
 
@@ -180,10 +181,10 @@ async def test_the_board_follows_a_sweep_while_it_runs(finished_sweep, tmp_path)
 
 def test_watch_opens_the_board_on_a_sweep_directory(finished_sweep, monkeypatch):
     import memtui.tui.app
-    import memtui.tui.sweep_board
+    import memtui.tui.launch
 
     opened = []
-    monkeypatch.setattr(memtui.tui.sweep_board, "run_sweep_board",
+    monkeypatch.setattr(memtui.tui.launch, "run_sweep_board",
                         lambda path: opened.append(path) or 0)
     monkeypatch.setattr(memtui.tui.app.MemtuiApp, "run", lambda self: pytest.fail("run view"))
     assert call_main(monkeypatch, "watch", str(finished_sweep)) == 0
@@ -193,10 +194,10 @@ def test_watch_opens_the_board_on_a_sweep_directory(finished_sweep, monkeypatch)
 def test_sweep_on_a_terminal_opens_the_board_and_runs_the_sweep_behind_it(tmp_path, monkeypatch):
     import sys
 
-    import memtui.tui.sweep_board
+    import memtui.tui.launch
 
     opened = []
-    monkeypatch.setattr(memtui.tui.sweep_board, "run_sweep_live",
+    monkeypatch.setattr(memtui.tui.launch, "run_sweep_live",
                         lambda *args: opened.append(args) or 0)
     for stream in (sys.stdout, sys.stderr):
         monkeypatch.setattr(stream, "isatty", lambda: True)
@@ -243,15 +244,16 @@ async def test_q_under_a_sweeps_board_stops_every_cell_and_resume_completes_them
     from memtui.sweep.background import BackgroundSweep
     from memtui.sweep.manifest import Manifest
     from memtui.sweep.runner import prepare_sweep, sweep_command
+    from memtui.tui.sweep_process import SweepProcess
 
     grid = tmp_path / "grid.toml"
     grid.write_text(grid_text(epochs=20, subset=500, axes="seed = [0, 1]"))
     prepared = prepare_sweep(grid, tmp_path / "sweep")
     assert prepared is not None
     sweep_dir = prepared.manifest.sweep_dir
-    sweep = BackgroundSweep(sweep_dir, parallel=1)
-    app = SweepApp(sweep_dir, poll_s=0.05, sweep=sweep, **EAGER)
-    sweep.start()
+    child = BackgroundSweep(sweep_dir, parallel=1)
+    app = SweepApp(sweep_dir, poll_s=0.05, sweep=SweepProcess(child), **EAGER)
+    child.start()
     try:
         async with app.run_test(size=SIZE) as pilot:
             assert "running here · q stops every cell" in text_of(app.board.info)
@@ -265,12 +267,12 @@ async def test_q_under_a_sweeps_board_stops_every_cell_and_resume_completes_them
             await pilot.press("q")
             assert "stopping: every running cell" in text_of(app.board.info)
             await wait_for(lambda: app.return_value is not None, pilot, timeout=60)
-        assert sweep.wait(timeout=30) == 130 and sweep.stops_sent == 1
+        assert child.wait(timeout=30) == 130 and child.stops_sent == 1
     finally:
-        sweep.request_stop()
-    log = sweep.log_path.read_text()
+        child.request_stop()
+    log = child.log_path.read_text()
     assert "Traceback" not in log and "stopping" in log
-    assert "1 stopped, 1 pending" in sweep.last_lines(1)[0]
+    assert "1 stopped, 1 pending" in child.last_lines(1)[0]
     assert_stopped_in_its_first_cell(sweep_dir, epochs=20)
 
     capsys.readouterr()

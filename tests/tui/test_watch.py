@@ -23,9 +23,10 @@ from memtui.events import (
 from memtui.metrics import format_value
 from memtui.runlog import read_run
 from memtui.session import start_run
-from memtui.tui.app import MemtuiApp, run_watch
+from memtui.tui.app import MemtuiApp
+from memtui.tui.launch import run_watch
 from memtui.tui.sources import RunDirSource
-from memtui.tui.widgets import LossPane
+from memtui.tui.widgets.panes.loss_pane import LossPane
 
 from tui_helpers import EAGER, drawn, text_of, wait_for
 

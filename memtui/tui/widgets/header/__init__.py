@@ -1,0 +1,1 @@
+"""The run's header: what runs, and how far it is."""

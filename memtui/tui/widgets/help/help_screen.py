@@ -1,0 +1,52 @@
+"""The help screen (`?`): the keys, then what each metric means (memtui.metrics)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from memtui.metrics import METRICS
+
+#: The first keys differ: a live run is stopped by q; a watched one is only left.
+LIVE_KEYS = """\
+  [b]q[/b], [b]ctrl+c[/b]  stop training after the current batch, write the summary, exit
+  [b]p[/b]          pause / resume training
+"""
+WATCH_KEYS = """\
+  [b]q[/b], [b]ctrl+c[/b]  leave the view (the runs themselves go on)
+"""
+HELP_TEXT = """\
+  [b]o[/b]          overlay: one metric of every loss on one chart
+  [b]m[/b]          next metric in the overlay
+  [b]l[/b]          accuracy or loss chart in the panes (small terminals show one)
+  [b]g[/b]          log-scale values on the loss charts
+  [b]x[/b]          x range: the whole run, the last 50, 20 or 10 epochs
+  [b]←[/b] [b]→[/b]        cursor: the exact values at an epoch, in the tables ([b]escape[/b]: off)
+  [b]b[/b]          leaderboard: best and final values per run × loss (Enter opens a run)
+  [b]s[/b]          save an SVG screenshot into the run directory
+  [b]?[/b]          this help
+
+[b]Metrics[/b]
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
+
+    def __init__(self, live: bool = True, leading_keys: str | None = None) -> None:
+        """``live``: a run in this process (LIVE_KEYS) or a watched one (WATCH_KEYS);
+        ``leading_keys``: other keys in their place (the sweep board's)."""
+        super().__init__()
+        self.leading_keys = leading_keys or (LIVE_KEYS if live else WATCH_KEYS)
+
+    def compose(self) -> ComposeResult:
+        metrics = "\n".join(f"  [b]{m.title:<11}[/b] {m.help}" for m in METRICS.values())
+        keys = "[b]Keys[/b]\n" + self.leading_keys + HELP_TEXT
+        with Vertical(id="help"):
+            yield Static(keys + metrics + "\n\n[dim]escape or ? closes this help[/dim]")
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)

@@ -1,0 +1,1 @@
+"""Every loss (and every run) on one chart."""

@@ -1,0 +1,1 @@
+"""A loss's pane: its values table and its two charts."""
