@@ -62,6 +62,15 @@ def mean_std(values: Sequence[float]) -> Stat | None:
     return Stat(mean, std, n)
 
 
+def format_stat(stat: Stat | None) -> str:
+    """A fraction over runs in percent, as papers print it: '77.2 ± 1.3' ('77.2' for one run)."""
+    if stat is None:
+        return "—"
+    if stat.std is None:
+        return f"{100 * stat.mean:.1f}"
+    return f"{100 * stat.mean:.1f} ± {100 * stat.std:.1f}"
+
+
 @dataclass
 class Band:
     """A metric of one loss over a group's runs, per epoch: mean, std, min, max, count."""

@@ -2,7 +2,8 @@
 what the others differ in (the label of their series), and the best-of table.
 
 Built on memtui.runstate, one RunState per run, grouped and averaged by memtui.aggregate (the
-one implementation `memtui report` shares); the view (`memtui watch A B C`) and tests read it. Nothing here imports Textual, Rich or torch.
+one implementation `memtui report` shares); the view (`memtui watch A B C`) and tests read it.
+Nothing here imports Textual, Rich or torch.
 """
 
 from __future__ import annotations
