@@ -307,7 +307,8 @@ def seeds_sheet(runs: list[RunRecord], states: list[RunState]) -> Sheet:
             for group in groups for entry in aggregate(states, group.runs)]
     sizes = sorted({len(group.runs) for group in groups})
     over = "/".join(str(n) for n in sizes)
-    title = f"{describe(states[0])}; mean ± std over {over} runs (seeds), in %"
+    what = describe(states[0]) if len(groups) == 1 else f"{len(groups)} settings"
+    title = f"{what}; mean ± std over {over} runs (seeds), in %"
     notes = [f"{run.path.name}: {status_of(run)}, summarised from {METRICS_FILE}"
              for run in runs if run.summary is None]
     return Sheet(title, group_columns(lead), rows, markdown_title=True, notes=notes,
