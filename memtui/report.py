@@ -51,9 +51,6 @@ class ReportFormat(str, Enum):
 FORMATS = tuple(f.value for f in ReportFormat)
 PLOT_SUFFIXES = (".svg", ".png")
 
-#: A run's results per loss (memtui.aggregate.loss_results): final values except the best.
-VALUE_COLUMNS = ("test_acc", "best_test_acc", "best_epoch", "train_acc", "memorized", "recovered",
-                 "clean_acc")
 #: The results averaged over seeds: (key, heading).
 AGG_METRICS = (
     ("test_acc", "final " + METRICS["test_acc"].title),
