@@ -86,18 +86,21 @@ class Column:
     shown: bool = True  # in the table and Markdown
     data: bool = True  # in CSV and JSON
     stat: bool = False  # a Stat: KEY_mean and KEY_std in CSV and JSON
+    measured: bool = False  # a metric (float32): CSV and JSON round its noise off
 
     def text(self, row: dict[str, Any]) -> str:
         return self.cell(row) if self.cell is not None else _text(row.get(self.key))
 
 
 def metric_column(key: str, heading: str, metric: str) -> Column:
-    return Column(key, heading, lambda row: format_value(metric, row.get(key)), numeric=True)
+    return Column(key, heading, lambda row: format_value(metric, row.get(key)), numeric=True,
+                  measured=True)
 
 
 def stat_column(key: str, heading: str) -> Column:
     """Mean ± std over seeds; CSV and JSON get KEY_mean and KEY_std."""
-    return Column(key, heading, lambda row: format_stat(row.get(key)), numeric=True, stat=True)
+    return Column(key, heading, lambda row: format_stat(row.get(key)), numeric=True, stat=True,
+                  measured=True)
 
 
 @dataclass
@@ -118,14 +121,12 @@ class Sheet:
 
 
 def _number(value: Any) -> Any:
-    if isinstance(value, float) and not isinstance(value, bool):
-        return clean(value)
-    return value
+    return clean(value) if isinstance(value, float) else value
 
 
 def data_rows(sheets: list[Sheet]) -> list[dict[str, Any]]:
-    """The rows for scripts: unformatted numbers (float32 noise rounded off), every data column
-    whatever the number of runs, a Stat as KEY_mean and KEY_std."""
+    """The rows for scripts: unformatted numbers (metrics without float32 noise; config values
+    as given), every data column whatever the number of runs, a Stat as KEY_mean and KEY_std."""
     out = []
     for sheet in sheets:
         for row in sheet.rows:
@@ -139,7 +140,7 @@ def data_rows(sheets: list[Sheet]) -> list[dict[str, Any]]:
                     record[f"{column.key}_mean"] = _number(stat.mean) if stat else None
                     record[f"{column.key}_std"] = _number(stat.std) if stat else None
                 else:
-                    record[column.key] = _number(value)
+                    record[column.key] = _number(value) if column.measured else value
             out.append(record)
     return out
 

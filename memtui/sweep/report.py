@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memtui.aggregate import LossAggregate, aggregate, band, format_stat, show
+from memtui.aggregate import LossAggregate, aggregate, band, clean, format_stat, show
 from memtui.errors import MemtuiError, RunDirError
 from memtui.metrics import METRICS
 from memtui.palette import line_style
@@ -185,8 +185,12 @@ def long_rows(entries: list[tuple[str, str, dict[str, Any], RunRecord]]) -> list
             for record in run.metrics_of(label):
                 rows.append({**base, "loss": label, "symmetric": symmetric.get(label, False),
                              "epoch": record.get("epoch"),
-                             **{k: record.get(k) for k in metric_keys}})
+                             **{k: _measured(record.get(k)) for k in metric_keys}})
     return rows
+
+
+def _measured(value: Any) -> Any:
+    return clean(value) if isinstance(value, float) else value
 
 
 def write_long(path: Path, entries: list[tuple[str, str, dict[str, Any], RunRecord]]) -> int:
