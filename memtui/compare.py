@@ -1,101 +1,36 @@
 """Several runs side by side: which differ only in seed (grouped, mean ± std over the seeds),
 what the others differ in (the label of their series), and the best-of table.
 
-Built on memtui.runstate alone, one RunState per run; the view (`memtui watch A B C`) and tests
-read it. Nothing here imports Textual, Rich or torch.
+Built on memtui.runstate, one RunState per run, grouped and averaged by memtui.aggregate (the
+one implementation `memtui report` shares); the view (`memtui watch A B C`) and tests read it.
+Nothing here imports Textual, Rich or torch.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from memtui.aggregate import (
+    NOT_THE_EXPERIMENT,
+    SHORT_NAMES,
+    Band,
+    Group,
+    band,
+    differences,
+    group_runs,
+    label_of,
+    loss_results,
+)
 from memtui.events import Event, RunStarted
 from memtui.metrics import format_value
-from memtui.overrides import flatten
 from memtui.runstate import LossState, RunState
 
-#: Config fields that do not make two runs different experiments: where the run is written,
-#: how it is computed, how long it is (a shorter run is the same experiment, cut earlier).
-NOT_THE_EXPERIMENT = {"out", "seed", "description", "data.data_dir", "device", "precision",
-                      "checkpoint_every", "backend", "compile", "eval_batch_size", "epochs"}
-#: Short names of the fields people vary most.
-SHORT_NAMES = {"corruption.noise": "noise", "corruption.labels": "labels",
-               "corruption.inputs": "inputs", "optimizer.lr": "lr", "optimizer.name": "optimizer",
-               "optimizer.weight_decay": "wd", "optimizer.momentum": "momentum", "name": "preset",
-               "data.dataset": "data", "data.subset": "subset", "model.arch": "model",
-               "model.width": "width", "model.depth": "depth", "batch_size": "batch",
-               "schedule.kind": "schedule", "losses": "losses"}
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return ",".join(str(v.get("label") or v.get("name")) if isinstance(v, dict) else str(v)
-                        for v in value)
-    return str(value)
-
-
-def differences(configs: list[dict[str, Any]]) -> list[str]:
-    """The config fields (dotted) whose values are not the same in every run, seed excluded."""
-    flats = [flatten(c) for c in configs]
-    keys = sorted({k for f in flats for k in f} - NOT_THE_EXPERIMENT)
-    return [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
-
-
-def label_of(config: dict[str, Any], fields: list[str]) -> str:
-    """What sets this run apart, e.g. 'noise 0.8 · lr 0.01' ('' when nothing does)."""
-    flat = flatten(config)
-    return " · ".join(f"{SHORT_NAMES.get(k, k.rsplit('.', 1)[-1])} {_show(flat.get(k))}"
-                      for k in fields)
-
-
-@dataclass
-class Group:
-    """Runs that differ only in seed: one series (mean ± std) per loss."""
-    label: str
-    runs: list[int]
-    seeds: list[Any] = field(default_factory=list)
-
-    @property
-    def title(self) -> str:
-        seeds = f"{len(self.runs)} seeds" if len(self.runs) > 1 else ""
-        return " ".join(part for part in (self.label, f"({seeds})" if seeds and self.label
-                                          else seeds) if part)
-
-
-@dataclass
-class Band:
-    """A metric of one loss over a group's runs, per epoch: mean, std, min, max, count."""
-    epochs: list[int]
-    mean: list[float]
-    std: list[float]
-    low: list[float]
-    high: list[float]
-    count: list[int]
-
-
-def band(losses: Iterable[LossState], metric: str) -> Band:
-    by_epoch: dict[int, list[float]] = {}
-    for loss in losses:
-        for epoch, value in zip(*loss.points(metric)):
-            by_epoch.setdefault(epoch, []).append(value)
-    out = Band([], [], [], [], [], [])
-    for epoch in sorted(by_epoch):
-        values = by_epoch[epoch]
-        mean = sum(values) / len(values)
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) \
-            if len(values) > 1 else 0.0
-        out.epochs.append(epoch)
-        out.mean.append(mean)
-        out.std.append(std)
-        out.low.append(min(values))
-        out.high.append(max(values))
-        out.count.append(len(values))
-    return out
+#: Grouping and bands live in memtui.aggregate; these names are kept for the view.
+__all__ = ["NOT_THE_EXPERIMENT", "SHORT_NAMES", "BOARD_COLUMNS", "Band", "BoardRow", "Comparison",
+           "Group", "band", "board_markdown", "cell", "differences", "label_of", "leaderboard",
+           "sort_rows", "value_at"]
 
 
 def value_at(loss: LossState, metric: str, epoch: int) -> float | None:
@@ -139,14 +74,9 @@ class Comparison:
     def groups(self) -> list[Group]:
         """Runs that differ only in seed, in the order of their first run."""
         if self._groups is None:
-            fields = self.fields()
-            groups: dict[str, Group] = {}
-            for i in self.started:
-                label = label_of(self.runs[i].config, fields)
-                group = groups.setdefault(label, Group(label, []))
-                group.runs.append(i)
-                group.seeds.append(self.runs[i].config.get("seed"))
-            self._groups = list(groups.values())
+            started = self.started
+            self._groups = group_runs([self.runs[i].config for i in started], started,
+                                      self.fields())
         return self._groups
 
     def run_label(self, run: int) -> str:
@@ -209,11 +139,11 @@ def leaderboard(comparison: Comparison) -> list[BoardRow]:
     rows = []
     for run in comparison.started:
         for label, loss in comparison.runs[run].losses.items():
-            best = loss.best.get("test_acc")
+            results = loss_results(loss)
             rows.append(BoardRow(run, comparison.run_label(run), label, loss.info.symmetric,
-                                 best[0] if best else None, best[1] if best else None,
-                                 loss.latest.get("test_acc"), loss.latest.get("memorized"),
-                                 loss.latest.get("recovered"), loss.latest.get("clean_acc")))
+                                 results["best_test_acc"], results["best_epoch"],  # type: ignore[arg-type]
+                                 results["test_acc"], results["memorized"],
+                                 results["recovered"], results["clean_acc"]))
     return rows
 
 

@@ -1,5 +1,6 @@
 """``memtui export tensorboard RUN_OR_SWEEP [--out DIR]``: TensorBoard event files from
-``metrics.jsonl``, for the viewer researchers already use.
+a run's read model (``metrics.jsonl`` replayed into a RunState; the final values are
+memtui.aggregate's results), for the viewer researchers already use.
 
 One TensorBoard run per run (or sweep cell) and loss, ``DIR/<cell>/<loss>/``: every metric of
 every epoch as a scalar (step = epoch), and the hyperparameters (data set, corruption, seed,
@@ -16,9 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from memtui.aggregate import clean, loss_results
 from memtui.errors import MemtuiError, RunDirError, did_you_mean
 from memtui.metrics import METRICS
 from memtui.runlog import RunRecord, read_run
+from memtui.runstate import RunState
 
 KINDS = ("tensorboard",)
 EVENT_PREFIX = "events.out.tfevents."
@@ -66,15 +69,13 @@ def hparams_of(run: RunRecord, label: str, overrides: dict[str, Any]) -> dict[st
     return {key: _scalar(value) for key, value in values.items() if _scalar(value) is not None}
 
 
-def final_metrics(run: RunRecord, label: str) -> dict[str, float]:
-    result = ((run.summary or {}).get("losses") or {}).get(label) or {}
-    final = dict(result.get("final") or {})
-    if not final:  # a run still going: its latest epoch
-        rows = run.metrics_of(label)
-        final = dict(rows[-1]) if rows else {}
-    final["best_test_acc"] = result.get("best_test_acc")
-    return {f"hparam/{key}": float(final[key]) for key in HPARAM_METRICS
-            if isinstance(final.get(key), (int, float))}
+def final_metrics(state: RunState, label: str) -> dict[str, float]:
+    """A loss's results (memtui.aggregate.loss_results: its last epoch's values and the best test
+    accuracy), for the HPARAMS tab."""
+    loss = state.losses.get(label)
+    results = loss_results(loss) if loss is not None else {}
+    return {f"hparam/{key}": clean(float(value)) for key in HPARAM_METRICS
+            if isinstance(value := results.get(key), (int, float))}
 
 
 def _clear(logdir: Path) -> None:
@@ -89,20 +90,17 @@ def write_run(run: RunRecord, target: Path, overrides: dict[str, Any]) -> list[P
     from tensorboardX.summary import hparams
 
     written = []
-    for label in run.loss_labels:
+    state = run.state()
+    for label, loss in state.losses.items():
         logdir = target / _safe(label)
         _clear(logdir)
         writer = SummaryWriter(logdir=str(logdir), flush_secs=3600)
         try:
-            last = 0
-            for record in run.metrics_of(label):
-                epoch = int(record.get("epoch", 0))
-                last = max(last, epoch)
-                for name in METRICS:
-                    value = record.get(name)
-                    if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        writer.add_scalar(name, float(value), epoch)
-            metrics = final_metrics(run, label)
+            for name in METRICS:
+                for epoch, value in zip(*loss.points(name)):
+                    writer.add_scalar(name, float(value), epoch)
+            last = loss.epochs[-1] if loss.epochs else 0
+            metrics = final_metrics(state, label)
             experiment, start, end = hparams(hparams_of(run, label, overrides), metrics)
             for summary in (experiment, start, end):
                 writer.file_writer.add_summary(summary)

@@ -1,5 +1,6 @@
 """The one palette of memtui: the live view, the headless table and `memtui report --plot` draw
-the same loss in the same colour, and tell standard from symmetric losses by line style too.
+the same loss in the same colour, and tell standard from symmetric losses by line style too;
+every matplotlib figure (a run's curves, a sweep's) takes both from `line_style`.
 
 Okabe & Ito's eight colours ("Color Universal Design", 2008) stay apart under the common forms
 of colour blindness; black is left out (it is the terminal's background), so seven remain.
@@ -60,3 +61,8 @@ def dimmed(rgb: RGB, towards: RGB = (40, 40, 40), share: float = 0.5) -> RGB:
     """A colour halfway to the background: the ± std lines of a band around its mean."""
     r, g, b = (round(c * (1 - share) + t * share) for c, t in zip(rgb, towards))
     return (r, g, b)
+
+
+def line_style(index: int, symmetric: bool) -> dict[str, str]:
+    """matplotlib's color and linestyle of the index-th loss: every figure draws with these."""
+    return {"color": hex_colour(loss_colour(index)), "linestyle": LINE_STYLE[symmetric]}

@@ -1,9 +1,11 @@
-"""`memtui report`: summaries of finished runs as a Rich table, Markdown, CSV or JSON, and a
+"""`memtui report`: summaries of runs and sweeps as a Rich table, Markdown, CSV or JSON, and a
 figure of every loss's curves.
 
-Everything is read back from run directories through :mod:`memtui.runlog`, so a report shows
-exactly what a run recorded. Numbers come from ``summary.json`` (final and best per loss), the
-curves from ``metrics.jsonl``; names, titles and formats from :mod:`memtui.metrics`.
+Everything is read back from run directories through :mod:`memtui.runlog` and replayed into a
+:class:`memtui.runstate.RunState` per run; runs that differ only in seed (and a sweep's seeds)
+are averaged by :mod:`memtui.aggregate`, as `memtui watch` groups them. Every report is a
+:class:`Sheet` (columns and rows), and one chain prints a sheet in every format; a sweep brings
+only its own columns, the grid's axes (memtui.sweep.report).
 
 A run without ``summary.json`` (still being written, or killed) is summarised from its
 metrics.jsonl and marked as such: its status reads "running" or "unfinished: ..." with what
@@ -16,16 +18,27 @@ import csv
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
+from memtui.aggregate import (
+    LossAggregate,
+    Stat,
+    aggregate,
+    clean,
+    format_stat,
+    group_runs,
+    loss_results,
+    show,
+)
 from memtui.errors import MemtuiError, RunDirError, did_you_mean
 from memtui.metrics import METRICS, format_value
-from memtui.palette import LINE_STYLE, hex_colour, loss_colour
+from memtui.palette import line_style
 from memtui.runlog import METRICS_FILE, SUMMARY_FILE, RunRecord, health, read_run
-from memtui.runstate import describe
+from memtui.runstate import RunState, describe
 
 
 class ReportFormat(str, Enum):
@@ -38,9 +51,14 @@ class ReportFormat(str, Enum):
 FORMATS = tuple(f.value for f in ReportFormat)
 PLOT_SUFFIXES = (".svg", ".png")
 
-#: The per-loss values of a row, all final values of the run except best_test_acc.
-VALUE_COLUMNS = ("test_acc", "best_test_acc", "best_epoch", "train_acc", "memorized", "recovered",
-                 "clean_acc")
+#: The results averaged over seeds: (key, heading).
+AGG_METRICS = (
+    ("test_acc", "final " + METRICS["test_acc"].title),
+    ("best_test_acc", "best " + METRICS["test_acc"].title),
+    ("memorized", METRICS["memorized"].title),
+    ("recovered", METRICS["recovered"].title),
+    ("clean_acc", METRICS["clean_acc"].title),
+)
 #: The panels of the figure: (metric, panel title).
 PLOT_PANELS = (
     ("train_acc", "train accuracy (corrupted labels)"),
@@ -49,28 +67,141 @@ PLOT_PANELS = (
 )
 
 
+# ---------------------------------------------------------------------------------------------
+# Sheets: what every format prints
+
+
+def _text(value: Any) -> str:
+    return "—" if value is None else show(value)
+
+
 @dataclass
-class LossRow:
-    """One run x one loss: what every format prints."""
+class Column:
+    """A column: its key in a row, its heading, and how the table and Markdown show it."""
 
-    run: str
-    preset: str
-    dataset: str
-    labels: str
-    noise: float
-    status: str
-    epochs: int
-    loss: str
-    symmetric: bool
-    diverged: str | None
-    values: dict[str, float | int | None] = field(default_factory=dict)
+    key: str
+    heading: str
+    cell: Callable[[dict[str, Any]], str] | None = None  # default: the value as text
+    numeric: bool = False  # right-aligned
+    shown: bool = True  # in the table and Markdown
+    data: bool = True  # in CSV and JSON
+    stat: bool = False  # a Stat: KEY_mean and KEY_std in CSV and JSON
+    measured: bool = False  # a metric (float32): CSV and JSON round its noise off
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"run": self.run, "preset": self.preset, "dataset": self.dataset,
-                "labels": self.labels, "noise": self.noise, "status": self.status,
-                "epochs": self.epochs, "loss": self.loss, "symmetric": self.symmetric,
-                **{name: self.values.get(name) for name in VALUE_COLUMNS},
-                "diverged": self.diverged}
+    def text(self, row: dict[str, Any]) -> str:
+        return self.cell(row) if self.cell is not None else _text(row.get(self.key))
+
+
+def metric_column(key: str, heading: str, metric: str) -> Column:
+    return Column(key, heading, lambda row: format_value(metric, row.get(key)), numeric=True,
+                  measured=True)
+
+
+def stat_column(key: str, heading: str) -> Column:
+    """Mean ± std over seeds; CSV and JSON get KEY_mean and KEY_std."""
+    return Column(key, heading, lambda row: format_stat(row.get(key)), numeric=True, stat=True,
+                  measured=True)
+
+
+@dataclass
+class Sheet:
+    """A table of results, printed by one chain as a Rich table, Markdown, CSV or JSON."""
+
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    caption: str = ""
+    title_style: str = ""
+    markdown_title: bool = False
+    notes: list[str] = field(default_factory=list)  # Markdown: in italics under the table
+    appendix: str = ""  # Markdown: another table after this one
+
+    def shown(self) -> list[Column]:
+        return [c for c in self.columns if c.shown]
+
+
+def _number(value: Any) -> Any:
+    return clean(value) if isinstance(value, float) else value
+
+
+def data_rows(sheets: list[Sheet]) -> list[dict[str, Any]]:
+    """The rows for scripts: unformatted numbers (metrics without float32 noise; config values
+    as given), every data column whatever the number of runs, a Stat as KEY_mean and KEY_std."""
+    out = []
+    for sheet in sheets:
+        for row in sheet.rows:
+            record: dict[str, Any] = {}
+            for column in sheet.columns:
+                if not column.data:
+                    continue
+                value = row.get(column.key)
+                if column.stat:
+                    stat = value if isinstance(value, Stat) else None
+                    record[f"{column.key}_mean"] = _number(stat.mean) if stat else None
+                    record[f"{column.key}_std"] = _number(stat.std) if stat else None
+                else:
+                    record[column.key] = _number(value) if column.measured else value
+            out.append(record)
+    return out
+
+
+def print_tables(sheets: list[Sheet], out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, width=None if out.isatty() else 200)
+    for sheet in sheets:
+        table = Table(title=sheet.title, title_style=sheet.title_style or None,
+                      caption=sheet.caption or None, caption_justify="left")
+        for column in sheet.shown():
+            table.add_column(column.heading, justify="right" if column.numeric else "left")
+        for row in sheet.rows:
+            table.add_row(*(column.text(row) for column in sheet.shown()))
+        console.print(table)
+
+
+def markdown(sheets: list[Sheet]) -> str:
+    """One Markdown table of every sheet's rows (the first sheet's columns)."""
+    first = sheets[0]
+    columns = first.shown()
+    lines = [first.title, ""] if first.markdown_title else []
+    lines += ["| " + " | ".join(c.heading for c in columns) + " |",
+              "|" + "|".join("---:" if c.numeric else "---" for c in columns) + "|"]
+    for sheet in sheets:
+        for row in sheet.rows:
+            lines.append("| " + " | ".join(c.text(row).replace("|", "\\|") for c in columns)
+                         + " |")
+    notes = [note for sheet in sheets for note in sheet.notes]
+    if notes:
+        lines += ["", *(f"_{note}_" for note in notes)]
+    text = "\n".join(lines) + "\n"
+    appendix = "".join(sheet.appendix for sheet in sheets)
+    return text + (f"\n{appendix}" if appendix else "")
+
+
+def write_csv(sheets: list[Sheet], out: TextIO) -> None:
+    rows = data_rows(sheets)
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (json.dumps(v) if isinstance(v, (list, dict)) else v)
+                         for k, v in row.items()})
+
+
+def to_json(sheets: list[Sheet]) -> str:
+    return json.dumps(data_rows(sheets), indent=2) + "\n"
+
+
+def render(sheets: list[Sheet], fmt: str, out: TextIO) -> None:
+    """The one chain from sheets to every format."""
+    if fmt == "table":
+        print_tables(sheets, out)
+    elif fmt == "markdown":
+        out.write(markdown(sheets))
+    elif fmt == "csv":
+        write_csv(sheets, out)
+    else:
+        out.write(to_json(sheets))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,114 +230,87 @@ def status_of(run: RunRecord) -> str:
     return "running" if alive.state == "running" else f"unfinished: {alive.text}"
 
 
-def rows_of(run: RunRecord) -> list[LossRow]:
-    """One row per loss, from the run's read model (its events replayed)."""
-    cfg = run.config
-    state = run.state()
-    status = status_of(run)
-    rows = []
-    for label, loss in state.losses.items():
-        values: dict[str, float | int | None] = {
-            name: loss.latest.get(name) for name in ("test_acc", "train_acc", "memorized",
-                                                     "recovered", "clean_acc")}
-        best = loss.best.get("test_acc")
-        values["best_test_acc"] = best[0] if best else None
-        values["best_epoch"] = best[1] if best else None
-        rows.append(LossRow(
-            run=run.path.name,
-            preset=str(cfg.get("name", "")),
-            dataset=str(cfg.get("data", {}).get("dataset", "")),
-            labels=str(cfg.get("corruption", {}).get("labels", "")),
-            noise=float(cfg.get("corruption", {}).get("noise", 0.0)),
-            status=status,
-            epochs=state.epochs_done,
-            loss=label,
-            symmetric=loss.info.symmetric,
-            diverged=loss.diverged[1] if loss.diverged else None,
-            values=values,
-        ))
-    return rows
-
-
-def setting_of(run: RunRecord) -> str:
+def setting_of(run: RunRecord, state: RunState | None = None) -> str:
     """One line naming what a run did, for table titles and figure rows."""
-    state = run.state()
+    state = state or run.state()
     return f"{describe(state)} · {state.epochs_done} epochs {status_of(run)}"
 
 
 # ---------------------------------------------------------------------------------------------
-# Formats
+# The sheets of runs: one row per run and loss, or per group of seeds and loss
 
 
-def _cells(row: LossRow) -> list[str]:
-    v = row.values
-    best_epoch = v.get("best_epoch")
-    return [
-        format_value("test_acc", v.get("test_acc")),
-        format_value("test_acc", v.get("best_test_acc")),
-        str(best_epoch) if best_epoch is not None else "—",
-        *(format_value(name, v.get(name))
-          for name in ("train_acc", "memorized", "recovered", "clean_acc")),
-    ]
+def _sym(row: dict[str, Any]) -> str:
+    return "yes" if row.get("symmetric") else "no"
 
 
-HEADERS = ["loss", "sym", "final " + METRICS["test_acc"].title,
-           "best " + METRICS["test_acc"].title, "best epoch", METRICS["train_acc"].title,
-           METRICS["memorized"].title, METRICS["recovered"].title, METRICS["clean_acc"].title]
+def _loss(row: dict[str, Any]) -> str:
+    return f"{row['loss']} (diverged)" if row.get("diverged") else str(row["loss"])
 
 
-def _loss_name(row: LossRow) -> str:
-    return f"{row.loss} (diverged)" if row.diverged else row.loss
+def run_columns(several: bool) -> list[Column]:
+    return [Column("run", "run", shown=several),
+            *(Column(key, key, shown=False) for key in ("preset", "dataset", "labels", "noise",
+                                                        "status", "epochs")),
+            Column("loss", "loss", _loss), Column("symmetric", "sym", _sym),
+            metric_column("test_acc", "final " + METRICS["test_acc"].title, "test_acc"),
+            metric_column("best_test_acc", "best " + METRICS["test_acc"].title, "test_acc"),
+            Column("best_epoch", "best epoch", numeric=True),
+            *(metric_column(name, METRICS[name].title, name)
+              for name in ("train_acc", "memorized", "recovered", "clean_acc")),
+            Column("diverged", "diverged", shown=False)]
 
 
-def print_tables(runs: list[RunRecord], out: TextIO) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def run_sheet(run: RunRecord, state: RunState, several: bool) -> Sheet:
+    """One run: a row per loss, its final and best values."""
     from memtui.headless import STATUS_STYLE
 
-    console = Console(file=out)
-    for run in runs:
-        status = status_of(run)
-        table = Table(title=setting_of(run), title_style=STATUS_STYLE.get(status, "yellow"),
-                      caption=str(run.path), caption_justify="left")
-        for index, header in enumerate(HEADERS):
-            table.add_column(header, justify="left" if index < 2 else "right")
-        for row in rows_of(run):
-            name = f"{row.loss} [red](diverged)[/]" if row.diverged else row.loss
-            table.add_row(name, "yes" if row.symmetric else "no", *_cells(row))
-        console.print(table)
+    cfg = run.config
+    status = status_of(run)
+    base = {"run": run.path.name, "preset": str(cfg.get("name", "")),
+            "dataset": str(cfg.get("data", {}).get("dataset", "")),
+            "labels": str(cfg.get("corruption", {}).get("labels", "")),
+            "noise": float(cfg.get("corruption", {}).get("noise", 0.0)),
+            "status": status, "epochs": state.epochs_done}
+    rows = [{**base, "loss": label, "symmetric": loss.info.symmetric,
+             **loss_results(loss), "diverged": loss.diverged[1] if loss.diverged else None}
+            for label, loss in state.losses.items()]
+    notes = [f"{run.path.name}: {status}, summarised from {METRICS_FILE}"] \
+        if run.summary is None else []
+    return Sheet(setting_of(run, state), run_columns(several), rows, caption=str(run.path),
+                 title_style=STATUS_STYLE.get(status, "yellow"), notes=notes)
 
 
-def markdown(runs: list[RunRecord]) -> str:
-    several = len(runs) > 1
-    headers = (["run"] if several else []) + HEADERS
-    numeric = len(headers) - len(HEADERS) + 2
-    lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join("---" if i < numeric else "---:" for i in range(len(headers))) + "|"]
-    for run in runs:
-        for row in rows_of(run):
-            cells = ([row.run] if several else []) + [
-                _loss_name(row), "yes" if row.symmetric else "no", *_cells(row)]
-            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+def group_columns(lead: list[Column]) -> list[Column]:
+    """A group's row: what sets it apart (lead), the loss, n and mean ± std of each result."""
+    return [*lead, Column("loss", "loss"), Column("symmetric", "sym", _sym),
+            Column("n", "n", numeric=True),
+            *(stat_column(key, heading) for key, heading in AGG_METRICS)]
+
+
+def group_row(lead: dict[str, Any], entry: LossAggregate) -> dict[str, Any]:
+    return {**lead, "loss": entry.loss, "symmetric": entry.symmetric, "n": entry.n,
+            **{key: entry.stats.get(key) for key, _ in AGG_METRICS}}
+
+
+def seeds_sheet(runs: list[RunRecord], states: list[RunState]) -> Sheet:
+    """Runs grouped by their config minus the seed (as `memtui watch` groups them): a row per
+    group and loss, mean ± std over the group's runs."""
+    groups = group_runs([state.config for state in states])
+    labelled = any(group.label for group in groups)
+    lead = [Column("setting", "setting", shown=labelled, data=labelled),
+            Column("runs", "runs", shown=False)]
+    rows = [group_row({"setting": group.label,
+                       "runs": [runs[i].path.name for i in group.runs]}, entry)
+            for group in groups for entry in aggregate(states, group.runs)]
+    sizes = sorted({len(group.runs) for group in groups})
+    over = "/".join(str(n) for n in sizes)
+    what = describe(states[0]) if len(groups) == 1 else f"{len(groups)} settings"
+    title = f"{what}; mean ± std over {over} runs (seeds), in %"
     notes = [f"{run.path.name}: {status_of(run)}, summarised from {METRICS_FILE}"
              for run in runs if run.summary is None]
-    if notes:
-        lines += ["", *(f"_{note}_" for note in notes)]
-    return "\n".join(lines) + "\n"
-
-
-def write_csv(runs: list[RunRecord], out: TextIO) -> None:
-    # Unformatted numbers and a run column always: CSV and JSON are for scripts, whose
-    # column set should not change with the number of runs given.
-    rows = [row.as_dict() for run in runs for row in rows_of(run)]
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-
-
-def to_json(runs: list[RunRecord]) -> str:
-    return json.dumps([row.as_dict() for run in runs for row in rows_of(run)], indent=2) + "\n"
+    return Sheet(title, group_columns(lead), rows, markdown_title=True, notes=notes,
+                 caption=", ".join(run.path.name for run in runs))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,9 +321,16 @@ def matplotlib_available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def plot_runs(runs: list[RunRecord], path: Path) -> None:
+def has_curves(states: list[RunState]) -> bool:
+    """Whether any run measured a metric of the figure: there is something to draw."""
+    return any(loss.points(metric)[0] for state in states for loss in state.losses.values()
+               for metric, _title in PLOT_PANELS)
+
+
+def plot_runs(runs: list[RunRecord], path: Path, states: list[RunState] | None = None) -> None:
     """A row of panels per run (train accuracy, memorized, test accuracy over epochs), a line
-    per loss; symmetric losses dashed, so the paper's two families read apart at a glance."""
+    per loss in the palette's colour; symmetric losses dashed, so the paper's two families read
+    apart at a glance. Each row is titled with its run's directory and setting."""
     # Imported here so that `memtui run` and the other commands never pay for matplotlib.
     import matplotlib
 
@@ -227,36 +338,41 @@ def plot_runs(runs: list[RunRecord], path: Path) -> None:
     from matplotlib import pyplot as plt
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+    states = states or [run.state() for run in runs]
     # Text stays text in an SVG (small, searchable); the salt makes the file reproducible.
     plt.rcParams.update({"svg.hashsalt": "memtui", "svg.fonttype": "none", "font.size": 9})
     fig = plt.figure(layout="constrained",
                      figsize=(3.4 * len(PLOT_PANELS) + 1.6, 3.0 * len(runs)))
     rows = fig.subfigures(len(runs), 1, squeeze=False)[:, 0]
-    for run, subfig in zip(runs, rows):
-        symmetric = {loss["label"]: bool(loss.get("symmetric")) for loss in run.meta["losses"]}
-        diverged = {row.loss for row in rows_of(run) if row.diverged}
+    for run, state, subfig in zip(runs, states, rows):
         axes = subfig.subplots(1, len(PLOT_PANELS), sharey=True)
         for ax, (metric, title) in zip(axes, PLOT_PANELS):
-            for i, label in enumerate(run.loss_labels):
-                points = [(rec["epoch"], rec[metric]) for rec in run.metrics_of(label)
-                          if rec.get(metric) is not None]
-                if not points:
+            for i, (label, loss) in enumerate(state.losses.items()):
+                epochs, values = loss.points(metric)
+                if not epochs:
                     continue
-                epochs, values = zip(*points)
-                name = label + (" (sym.)" if symmetric.get(label) else "") + (
-                    " (diverged)" if label in diverged else "")
-                ax.plot(epochs, values, color=hex_colour(loss_colour(i)), linewidth=1.3,
-                        linestyle=LINE_STYLE[symmetric.get(label, False)], label=name)
+                name = label + (" (sym.)" if loss.info.symmetric else "") + (
+                    " (diverged)" if loss.diverged else "")
+                ax.plot(epochs, values, linewidth=1.3, label=name,
+                        **line_style(i, loss.info.symmetric))
             ax.set_title(title)
             ax.set_xlabel("epoch")
             ax.set_ylim(-0.02, 1.02)
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
-        subfig.suptitle(setting_of(run), fontsize=9, fontweight="bold")
+        subfig.suptitle(f"{run.path.name}: {setting_of(run, state)}", fontsize=9,
+                        fontweight="bold")
         axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Write a figure (an SVG without a date, so it is reproducible) and close it."""
+    from matplotlib import pyplot as plt
+
     try:
-        fig.savefig(path, metadata={"Date": None} if path.suffix.lower() == ".svg" else None,
+        fig.savefig(path, metadata={"Date": None} if Path(path).suffix.lower() == ".svg" else None,
                     dpi=120, bbox_inches="tight")
     except OSError as exc:
         raise RunDirError(f"--plot: cannot write {path} ({exc.strerror or exc})") from None
@@ -295,18 +411,37 @@ def report_runs(paths: list[Path], fmt: str | ReportFormat, plot: Path | None,
 
     sweep_report.check_long(long)
     if any(sweep_report.is_sweep_dir(Path(p)) for p in paths):
-        return sweep_report.report_sweep([Path(p) for p in paths], fmt, plot, long, out)
+        if len(paths) != 1:
+            raise MemtuiError("give one sweep directory at a time (or run directories only)")
+        sweep = sweep_report.load_sweep(Path(paths[0]))
+        if sweep.missing:
+            shown = ", ".join(sweep.missing[:5]) + (", ..." if len(sweep.missing) > 5 else "")
+            print(f"memtui: {len(sweep.missing)} of {len(sweep.manifest.cells)} cells have no "
+                  f"completed summary and are left out: {shown}", file=sys.stderr)
+        lead = [Column(axis, name) for axis, name in sweep_report.axis_columns(sweep)]
+        render([Sheet(sweep_report.title_of(sweep), group_columns(lead),
+                      [group_row(values, entry) for values, entry in sweep_report.axis_rows(sweep)],
+                      caption=str(sweep.path), markdown_title=True,
+                      appendix=sweep_report.pivot_markdown(sweep))], fmt, out)
+        if long is not None:
+            sweep_report.write_long(long, [(sweep.manifest.name, c.name, c.overrides, c.run)
+                                           for c in sweep.cells])
+        if plot is not None:
+            sweep_report.plot_sweep(sweep, plot)
+            print(f"wrote {plot}", file=sys.stderr)
+        return
     runs = [load_finished(Path(p)) for p in paths]
+    states = [run.state() for run in runs]
+    if plot is not None and not has_curves(states):
+        raise MemtuiError("--plot: the runs have no epoch measured yet; nothing to draw")
 
-    if fmt == "table":
-        print_tables(runs, out)
-    elif fmt == "markdown":
-        out.write(markdown(runs))
-    elif fmt == "csv":
-        write_csv(runs, out)
+    if any(len(group.runs) > 1 for group in group_runs([s.config for s in states])):
+        sheets = [seeds_sheet(runs, states)]
     else:
-        out.write(to_json(runs))
+        sheets = [run_sheet(run, state, len(runs) > 1) for run, state in zip(runs, states)]
+    render(sheets, fmt, out)
     if plot is not None:
-        plot_runs(runs, plot)
+        plot_runs(runs, plot, states)
+        print(f"wrote {plot}", file=sys.stderr)
     if long is not None:
         sweep_report.write_long_of_runs(long, runs)

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import statistics
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -36,11 +37,39 @@ def run_dir(tmp_path_factory) -> Path:
     return path
 
 
+def copy_run(source: Path, target: Path, shift: float = 0.0, **config) -> Path:
+    """A copy of a run with other config values (e.g. seed=1) and its test accuracy moved by
+    ``shift`` in every epoch: another run without training one."""
+    shutil.copytree(source, target)
+    meta = json.loads((target / "config.json").read_text("utf-8"))
+    for dotted, value in config.items():
+        *parents, leaf = dotted.split("__")
+        node = meta["config"]
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = value
+    (target / "config.json").write_text(json.dumps(meta), "utf-8")
+    lines = []
+    for line in (target / "metrics.jsonl").read_text("utf-8").splitlines():
+        record = json.loads(line)
+        if isinstance(record.get("test_acc"), float):
+            record["test_acc"] += shift
+        lines.append(json.dumps(record))
+    (target / "metrics.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    return target
+
+
 @pytest.fixture
 def second_run(run_dir, tmp_path) -> Path:
-    copy = tmp_path / "demo-again"
-    shutil.copytree(run_dir, copy)
-    return copy
+    """Another setting (80% noise): reported as a run of its own, not averaged with run_dir."""
+    return copy_run(run_dir, tmp_path / "demo-again", corruption__noise=0.8)
+
+
+@pytest.fixture
+def seeds(run_dir, tmp_path) -> list[Path]:
+    """Three seeds of one config, their test accuracy 0, 2 and 4 points apart."""
+    return [run_dir, copy_run(run_dir, tmp_path / "seed1", 0.02, seed=1),
+            copy_run(run_dir, tmp_path / "seed2", 0.04, seed=2)]
 
 
 def report(paths, fmt="table", plot=None) -> str:
@@ -120,9 +149,44 @@ def test_json_is_a_list_of_rows_with_the_symmetric_flag_of_each_loss(run_dir, se
     assert {row["run"] for row in rows} == {run_dir.name, second_run.name}
     flags = {row["loss"]: row["symmetric"] for row in rows}
     assert flags == {"CE": False, "MSE": False, "RLL": True}
-    assert all(row["preset"] == "demo" and row["noise"] == 0.4 and row["epochs"] == 2
-               for row in rows)
+    assert all(row["preset"] == "demo" and row["epochs"] == 2 for row in rows)
+    assert [row["noise"] for row in rows] == [0.4] * 3 + [0.8] * 3
     assert all(0.0 <= row["memorized"] <= 1.0 for row in rows)
+
+
+def test_csv_and_json_numbers_carry_no_float32_noise(run_dir):
+    # metrics.jsonl holds float32 values as float64 (0.4233333468437195); a report gives 0.4233333
+    row = json.loads(report([run_dir], "json"))[0]
+    for key in ("test_acc", "train_acc", "memorized", "best_test_acc"):
+        digits = repr(row[key]).replace("0.", "", 1).lstrip("0")
+        assert len(digits) <= 7, row[key]  # float32 holds about 7 significant digits
+    curve = read_run(run_dir).metrics_of(row["loss"])
+    assert row["test_acc"] == pytest.approx(curve[-1]["test_acc"], abs=1e-7)
+
+
+# --- seeds ---------------------------------------------------------------------------------------
+
+
+def test_three_seeds_of_one_config_print_mean_std_and_n_per_loss(seeds):
+    rows = json.loads(report(seeds, "json"))
+    assert [(row["loss"], row["n"]) for row in rows] == [(label, 3) for label in LABELS]
+    for row in rows:
+        finals = [read_run(p).metrics_of(row["loss"])[-1]["test_acc"] for p in seeds]
+        assert row["test_acc_mean"] == pytest.approx(statistics.fmean(finals), abs=1e-6)
+        assert row["test_acc_std"] == pytest.approx(statistics.stdev(finals), abs=1e-6)
+        assert row["runs"] == [p.name for p in seeds]
+    header, rule, *body = markdown_rows(report(seeds, "markdown"))
+    assert header[:3] == ["loss", "sym", "n"] and "final test acc" in header
+    assert all(row[2] == "3" and " ± " in row[3] for row in body)
+    table = report(seeds, "table")
+    assert "mean ± std over 3" in table and " ± " in table
+
+
+def test_seeds_of_two_settings_are_averaged_per_setting(seeds, second_run):
+    rows = json.loads(report([*seeds, second_run], "json"))
+    assert [(row["setting"], row["n"]) for row in rows] == [
+        ("noise 0.4", 3)] * 3 + [("noise 0.8", 1)] * 3
+    assert all(row["test_acc_std"] is None for row in rows[3:])  # one run has no std
 
 
 def test_cli_prints_the_report_on_stdout_and_exits_0(run_dir, monkeypatch, capsys):
@@ -134,7 +198,7 @@ def test_cli_prints_the_report_on_stdout_and_exits_0(run_dir, monkeypatch, capsy
 # --- figure -------------------------------------------------------------------------------------
 
 
-def test_plot_writes_an_svg_with_a_curve_label_per_loss(run_dir, second_run, tmp_path):
+def test_plot_writes_an_svg_with_a_curve_label_per_loss(run_dir, second_run, tmp_path, capsys):
     figure = tmp_path / "curves.svg"
     report([run_dir, second_run], "markdown", figure)
     root = ET.parse(figure).getroot()
@@ -142,6 +206,39 @@ def test_plot_writes_an_svg_with_a_curve_label_per_loss(run_dir, second_run, tmp
     text = figure.read_text("utf-8")
     for label in ["CE", "MSE", "RLL (sym.)", "clean test accuracy"]:
         assert label in text
+    for run in (run_dir, second_run):  # each row of panels titled with its run
+        assert f"{run.name}: " in text
+    assert capsys.readouterr().err == f"wrote {figure}\n"
+
+
+def test_plot_lines_take_the_palettes_colours_and_styles(run_dir, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from memtui.palette import line_style
+    from memtui.report import plot_runs
+
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: drawn.append(fig))
+    plot_runs([read_run(run_dir)], tmp_path / "f.svg")
+    lines = [line for ax in drawn[0].axes for line in ax.get_lines()]
+    assert len(lines) == 3 * 3  # panels x losses
+    for line in lines:
+        index = LABELS.index(line.get_label().split(" ")[0])
+        style = line_style(index, LABELS[index] == "RLL")
+        assert line.get_color() == style["color"]
+        assert line.get_linestyle() == style["linestyle"]
+
+
+def test_plot_of_runs_without_an_epoch_is_refused(run_dir, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "empty"
+    shutil.copytree(run_dir, empty)
+    (empty / "metrics.jsonl").write_text("", "utf-8")
+    (empty / "summary.json").unlink()
+    code, out, err = cli_report(monkeypatch, capsys, str(empty), "--plot",
+                                str(tmp_path / "f.svg"))
+    assert_one_line_error(code, err, "--plot", "nothing to draw")
+    assert out == "" and not (tmp_path / "f.svg").exists()
 
 
 def test_plot_writes_a_png(run_dir, tmp_path):

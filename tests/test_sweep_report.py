@@ -78,6 +78,8 @@ def test_long_table_has_a_row_per_cell_loss_and_epoch_with_config_columns(sweep_
                    "loss", "symmetric", "epoch", "test_acc", "memorized", "recovered"):
         assert column in first, column
     assert {r["epoch"] for r in rows} == {"1", "2"}
+    for row in rows:  # float32 metrics without their float64 noise (0.7720000147819519)
+        assert len(row["test_acc"].replace("0.", "", 1).lstrip("0").replace(".", "")) <= 7
     assert {(r["cell"], r["loss"]) for r in rows} == {
         (f"labels-{kind}_noise-{n}_seed-{s}", loss) for kind in ("symmetric", "pairflip")
         for n in ("0.2", "0.6") for s in (0, 1) for loss in ("CE", "MSE", "RLL")}
@@ -127,3 +129,26 @@ def test_bad_report_arguments_for_a_sweep(sweep_dir, tmp_path, monkeypatch, caps
     assert call_main(monkeypatch, "report", str(sweep_dir), *extra) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and fragment in err, err
+
+
+def test_the_figure_draws_each_loss_in_the_palettes_colour_and_line_style(sweep_dir, tmp_path,
+                                                                          monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from memtui.palette import line_style
+
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *args, **kwargs: drawn.append(fig))
+    report_runs([sweep_dir], "json", tmp_path / "sweep.svg", out=io.StringIO())
+    styles = [line_style(i, loss == "RLL") for i, loss in enumerate(("CE", "MSE", "RLL"))]
+    expected = [(s["color"], s["linestyle"]) for s in styles]
+    vs_noise = [ax for ax in drawn[0].axes if "vs noise" in ax.get_title()]
+    over_epochs = [ax for ax in drawn[0].axes if "over epochs" in ax.get_title()]
+    assert len(vs_noise) == 4 and len(over_epochs) == 4  # 2 label kinds x (2 + 2 noise rates)
+    for ax in vs_noise:  # error bars: the data line of each loss
+        assert [c.get_label() for c in ax.containers] == ["CE", "MSE", "RLL (sym.)"]
+        assert [(c.lines[0].get_color(), c.lines[0].get_linestyle())
+                for c in ax.containers] == expected
+    for ax in over_epochs:  # mean curves, a line per loss
+        assert [(line.get_color(), line.get_linestyle()) for line in ax.get_lines()] == expected
