@@ -5,6 +5,10 @@ hot path. Readers follow torchvision's layouts: ``MNIST/raw`` and ``FashionMNIST
 ``cifar-10-batches-py`` (pickles) and, for CIFAR-10, an ImageFolder tree (``train/<class>/*.jpg``,
 ``test/<class>/*.jpg``), which may also sit in a ``cifar10-jpeg.zip`` beside the others. Decoding a
 JPEG tree takes seconds, so the decoded tensors are cached (see ``cache_dir``).
+
+Nothing here needs torchvision: the pickles are read with ``pickle`` and numpy, the JPEGs with
+Pillow, and downloads (memtui/download.py) with urllib. PyPI's torchvision pins torch's CUDA build,
+which would take a CPU user's install from under 1 GB to over 5 GB.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import warnings
+import pickle
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from memtui import download
 from memtui.atomic import atomic_write
 from memtui.errors import DataError
 from memtui.specs import DATASETS, Dataset  # names, classes, shapes: LOADERS binds each to a reader
@@ -142,15 +147,10 @@ def _load_mnist_like(name: str, data_dir: Path | None) -> DataSplit:
     if not all(f.is_file() for f in files):
         if data_dir is not None:
             raise DataError(_offline_hint(name, root, layout))
-        from torchvision import datasets
-
-        cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
         try:
-            cls(str(root), train=True, download=True)
-            cls(str(root), train=False, download=True)
-        except Exception as exc:  # RuntimeError offline, URLError on failed downloads
-            raise DataError(_offline_hint(name, root, layout)
-                            + f" (download failed: {type(exc).__name__})") from None
+            download.fetch_idx(name, raw)
+        except download.DownloadFailed as exc:
+            raise DataError(_offline_hint(name, root, layout) + f" (download failed: {exc})") from None
     parts = {}
     for split, (images_file, labels_file) in IDX_FILES.items():
         images = read_idx(raw / images_file, ndim=3)
@@ -196,7 +196,7 @@ CIFAR_LAYOUT = ("cifar-10-batches-py/, or an ImageFolder tree train/<class>/*.jp
 def _load_cifar10(data_dir: Path | None) -> DataSplit:
     root = Path(data_dir) if data_dir else _default_root()
     if (root / "cifar-10-batches-py").is_dir() or data_dir is None:
-        return _load_cifar10_pickles(root, download=data_dir is None)
+        return _load_cifar10_pickles(root, download_missing=data_dir is None)
     for candidate in (root, root / "cifar10", root / "cifar10-jpeg"):
         if (candidate / "train").is_dir() and (candidate / "test").is_dir():
             return _cached(candidate, lambda folder=candidate: _read_cifar10_folders(folder))
@@ -206,27 +206,52 @@ def _load_cifar10(data_dir: Path | None) -> DataSplit:
     raise DataError(_offline_hint("cifar10", root, CIFAR_LAYOUT))
 
 
-def _load_cifar10_pickles(root: Path, download: bool) -> DataSplit:
-    from torchvision import datasets
+CIFAR_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 
+
+def _load_cifar10_pickles(root: Path, download_missing: bool) -> DataSplit:
+    """The python version of CIFAR-10 as published (and as torchvision unpacks it): pickled dicts
+    of ``data`` (uint8 [N, 3072], channel-major rows) and ``labels``."""
+    folder = root / "cifar-10-batches-py"
+    files = [folder / f for names in CIFAR_BATCHES.values() for f in names]
+    if not all(f.is_file() for f in files):
+        if not download_missing:
+            raise DataError(_offline_hint("cifar10", root, CIFAR_LAYOUT))
+        try:
+            download.fetch_cifar10(root)
+        except download.DownloadFailed as exc:
+            raise DataError(_offline_hint("cifar10", root, CIFAR_LAYOUT)
+                            + f" (download failed: {exc})") from None
+    parts = {}
+    for split, names in CIFAR_BATCHES.items():
+        images, labels = [], []
+        for name in names:
+            data, targets = _read_cifar_batch(folder / name)
+            images.append(data)
+            labels.extend(targets)
+        parts[split] = (torch.from_numpy(np.concatenate(images).reshape(-1, 3, 32, 32).copy()),
+                        torch.tensor(labels, dtype=torch.int64))
+    return DataSplit("cifar10", parts["train"][0], parts["train"][1], parts["test"][0],
+                     parts["test"][1])
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, list[int]]:
     try:
-        train = datasets.CIFAR10(str(root), train=True, download=download)
-        test = datasets.CIFAR10(str(root), train=False, download=download)
-    except Exception as exc:
-        if (root / "cifar-10-batches-py").is_dir() and not download:
-            raise DataError(f"{root / 'cifar-10-batches-py'} is damaged: its files fail their "
-                            f"checksums or cannot be unpickled ({type(exc).__name__})") from None
-        reason = f" (download failed: {type(exc).__name__})" if download else ""
-        raise DataError(_offline_hint("cifar10", root, CIFAR_LAYOUT) + reason) from None
-    if len(train.data) != len(train.targets) or len(test.data) != len(test.targets):
-        raise DataError(f"{root / 'cifar-10-batches-py'} is damaged: images and labels differ "
-                        "in number")
-
-    def nchw(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
-
-    return DataSplit("cifar10", nchw(train.data), torch.tensor(train.targets),
-                     nchw(test.data), torch.tensor(test.targets))
+        with path.open("rb") as fh:
+            # The batches are Python 2 pickles of bytes; latin1 maps them 1:1 as the publishers
+            # document.
+            entry = pickle.load(fh, encoding="latin1")
+        data = np.asarray(entry["data"], dtype=np.uint8)
+        labels = [int(label) for label in entry["labels"]]
+    except Exception as exc:  # unpickling garbage raises almost anything
+        raise DataError(f"{path} is damaged: it cannot be unpickled as a CIFAR-10 batch "
+                        f"({type(exc).__name__})") from None
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
+        raise DataError(f"{path} is damaged: {len(labels):,} labels for images of shape "
+                        f"{tuple(data.shape)}, expected [N, 3072] with N labels")
+    if labels and not 0 <= min(labels) <= max(labels) < 10:
+        raise DataError(f"{path} is damaged: a label outside the 10 CIFAR-10 classes")
+    return data, labels
 
 
 def _cache_key(source: Path) -> str:
@@ -270,38 +295,52 @@ def _unzip_once(archive: Path) -> Path:
     raise DataError(f"{archive} holds no train/<class>/ tree; expected {CIFAR_LAYOUT}")
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def _image_folder(split_dir: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+    """torchvision's ImageFolder order: class folders sorted by name, each class's image files
+    (any depth) sorted by path."""
+    try:
+        classes = sorted(entry.name for entry in os.scandir(split_dir) if entry.is_dir())
+    except OSError as exc:
+        raise DataError(f"{split_dir} is damaged: {exc.strerror or exc}") from None
+    samples = []
+    for index, name in enumerate(classes):
+        files = sorted(p for p in (split_dir / name).rglob("*")
+                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"{split_dir / name} is damaged: it holds no image files")
+        samples.extend((path, index) for path in files)
+    return classes, samples
+
+
 def _read_cifar10_folders(root: Path) -> DataSplit:
-    from torchvision.datasets import ImageFolder
-    from torchvision.io import ImageReadMode, decode_image, read_file
+    from PIL import Image, UnidentifiedImageError  # only a JPEG tree needs it
 
     def read(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        try:
-            folder = ImageFolder(str(root / split))
-        except (FileNotFoundError, OSError) as exc:
-            raise DataError(f"{root / split} is damaged: {exc}") from None
-        if tuple(folder.classes) != DATASETS["cifar10"].classes:
+        classes, samples = _image_folder(root / split)
+        if tuple(classes) != DATASETS["cifar10"].classes:
             raise DataError(
-                f"{root / split} has classes {', '.join(folder.classes)}; expected the CIFAR-10 "
+                f"{root / split} has classes {', '.join(classes)}; expected the CIFAR-10 "
                 f"classes {', '.join(DATASETS['cifar10'].classes)}"
             )
-        images = torch.empty((len(folder.samples), 3, 32, 32), dtype=torch.uint8)
-        for i, (path, _) in enumerate(folder.samples):
+        images = np.empty((len(samples), 32, 32, 3), dtype=np.uint8)
+        for i, (path, _) in enumerate(samples):
             try:
-                image = decode_image(read_file(path), mode=ImageReadMode.RGB)
-            except RuntimeError:
+                with Image.open(path) as picture:
+                    pixels = np.asarray(picture.convert("RGB"))
+            except (UnidentifiedImageError, OSError, ValueError):
                 raise DataError(f"{path} is damaged: it cannot be decoded as an image") from None
-            if tuple(image.shape) != (3, 32, 32):
-                raise DataError(f"{path} is damaged: {image.shape[2]}x{image.shape[1]} pixels, "
+            if pixels.shape != (32, 32, 3):
+                raise DataError(f"{path} is damaged: {pixels.shape[1]}x{pixels.shape[0]} pixels, "
                                 "CIFAR-10 images are 32x32")
-            images[i] = image
-        return images, torch.tensor(folder.targets)
+            images[i] = pixels
+        labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
+        return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), labels
 
-    # torchvision 0.29 deprecates its JPEG decoder in favour of TorchCodec; it still decodes
-    # correctly, and a warning per image would bury the run's own output.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision")
-        train_x, train_y = read("train")
-        test_x, test_y = read("test")
+    train_x, train_y = read("train")
+    test_x, test_y = read("test")
     return DataSplit("cifar10", train_x, train_y, test_x, test_y)
 
 

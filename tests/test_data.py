@@ -8,20 +8,24 @@ plain or zipped. Offline, a missing set is a DataError naming the expected layou
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
+import pickle
+import tarfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
-from torchvision.io import write_jpeg
+from PIL import Image
 
+from memtui import download
 from memtui.data import DATASETS, DataSplit, channel_stats, hold_out, load, take_subset
 from memtui.errors import DataError
 
 from helpers import SHARED_DATA
-
-# write_jpeg makes the fixtures; torchvision 0.29 deprecates it, which is no concern of these tests.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:torchvision")
 
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                  "truck")
@@ -78,7 +82,8 @@ def write_cifar_tree(root: Path, per_class: int = 2, classes=CIFAR_CLASSES) -> d
             for i in range(per_class):
                 colour = torch.tensor([20 * c + 10, 200 - 15 * c, 40 + 50 * i], dtype=torch.uint8)
                 image = colour.view(3, 1, 1).expand(3, 32, 32).contiguous()
-                write_jpeg(image, str(folder / f"{i:04d}.jpg"), quality=95)
+                Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i:04d}.jpg",
+                                                                     quality=95)
                 colours[f"{split}/{name}/{i}"] = colour
     return colours
 
@@ -128,6 +133,86 @@ def test_cifar10_tree_with_other_class_names_is_refused(tmp_path):
     write_cifar_tree(tmp_path / "data", per_class=1, classes=tuple(f"c{i}" for i in range(10)))
     with pytest.raises(DataError, match="expected the CIFAR-10 classes"):
         load("cifar10", tmp_path / "data")
+
+
+def cifar_batch(labels: list[int]) -> dict:
+    """A batch as CIFAR-10 publishes it: channel-major rows; image k is filled with k."""
+    data = np.stack([np.full(3072, k, dtype=np.uint8) for k in range(len(labels))])
+    return {"batch_label": "fixture", "labels": labels, "data": data, "filenames": []}
+
+
+def write_cifar_pickles(root: Path) -> None:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with (folder / name).open("wb") as fh:
+            pickle.dump(cifar_batch([0, 3, 9]), fh, protocol=2)
+
+
+def test_cifar10_reads_the_published_pickles_without_torchvision(tmp_path):
+    write_cifar_pickles(tmp_path)
+    split = load("cifar10", tmp_path)
+    assert_split(split, 15, 3, (3, 32, 32))
+    assert split.train_y.tolist() == [0, 3, 9] * 5
+    assert int(split.train_x[1].min()) == int(split.train_x[1].max()) == 1
+
+
+def test_a_damaged_cifar10_pickle_names_the_file(tmp_path):
+    write_cifar_pickles(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
+    with pytest.raises(DataError, match="data_batch_3 is damaged"):
+        load("cifar10", tmp_path)
+
+
+def serve_as_mirror(monkeypatch, tmp_path: Path, name: str, files: dict[str, bytes]) -> Path:
+    """A file:// mirror holding ``files``, with checksums that match them."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for file_name, blob in files.items():
+        (mirror / file_name).write_bytes(blob)
+    source = download.Source((mirror.as_uri() + "/",),
+                             {f: hashlib.md5(b).hexdigest() for f, b in files.items()})
+    monkeypatch.setitem(download.SOURCES, name, source)
+    monkeypatch.setenv("MEMTUI_CACHE", str(tmp_path / "cache"))
+    return mirror
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_without_data_dir_is_downloaded_into_the_cache_and_checked(monkeypatch, tmp_path):
+    images, labels = np.zeros((4, 28, 28)), np.array([1, 2, 3, 4])
+    files = {"train-images-idx3-ubyte.gz": idx_bytes(images),
+             "train-labels-idx1-ubyte.gz": idx_bytes(labels),
+             "t10k-images-idx3-ubyte.gz": idx_bytes(images[:2]),
+             "t10k-labels-idx1-ubyte.gz": idx_bytes(labels[:2])}
+    serve_as_mirror(monkeypatch, tmp_path, "mnist", files)
+    split = load("mnist")
+    assert split.train_y.tolist() == [1, 2, 3, 4] and split.test_y.tolist() == [1, 2]
+    assert (tmp_path / "cache" / "data" / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+
+
+def test_a_download_with_the_wrong_checksum_is_refused_and_not_kept(monkeypatch, tmp_path):
+    mirror = serve_as_mirror(monkeypatch, tmp_path, "cifar10", {"cifar-10-python.tar.gz": b"x"})
+    (mirror / "cifar-10-python.tar.gz").write_bytes(b"tampered")
+    with pytest.raises(DataError, match="checksum mismatch"):
+        load("cifar10")
+    assert not list((tmp_path / "cache").rglob("cifar-10-python.tar.gz*"))
+
+
+def test_cifar10_without_data_dir_is_downloaded_and_unpacked(monkeypatch, tmp_path):
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            blob = pickle.dumps(cifar_batch([5, 6]), protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    serve_as_mirror(monkeypatch, tmp_path, "cifar10", {"cifar-10-python.tar.gz": archive.getvalue()})
+    split = load("cifar10")
+    assert split.train_y.tolist() == [5, 6] * 5 and split.test_y.tolist() == [5, 6]
 
 
 @pytest.mark.parametrize("name, layout", [
