@@ -305,7 +305,7 @@ def _image_folder(split_dir: Path) -> tuple[list[str], list[tuple[Path, int]]]:
         classes = sorted(entry.name for entry in os.scandir(split_dir) if entry.is_dir())
     except OSError as exc:
         raise DataError(f"{split_dir} is damaged: {exc.strerror or exc}") from None
-    samples = []
+    samples: list[tuple[Path, int]] = []
     for index, name in enumerate(classes):
         files = sorted(p for p in (split_dir / name).rglob("*")
                        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

@@ -64,8 +64,10 @@ def fetch_cifar10(root: Path) -> None:
         members = [m for m in tar.getmembers() if m.name.startswith("cifar-10-batches-py/")]
         # The "data" filter (Python >= 3.10.12) refuses links and absolute paths; the checksum
         # already vouches for the archive on older Pythons.
-        extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-        tar.extractall(root, members=members, **extra)
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(root, members=members, filter="data")
+        else:
+            tar.extractall(root, members=members)
 
 
 def _fetch(name: str, file_name: str, folder: Path) -> Path:
