@@ -33,6 +33,21 @@ presets_app = typer.Typer(help="List the shipped presets, or print one fully res
 app.add_typer(presets_app, name="presets")
 
 
+def _print_version(given: bool) -> None:
+    if given:
+        from memtui import __version__
+
+        typer.echo(f"memtui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", help="Print memtui's version and exit.", callback=_print_version,
+        is_eager=True)] = False) -> None:
+    pass  # the options of `memtui` itself; its help is the app's
+
+
 def with_override_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give ``command(..., **given)`` one option per override declared in memtui.overrides, in
     the table's order, before the command's last option; Typer reads the signature made here,
@@ -146,15 +161,39 @@ def watch(
     run_dirs: Annotated[Optional[list[str]], typer.Argument(
         help="Run directories (a shell glob works), a sweep directory (a board of its cells), or "
         "user@host:path to follow a run on another machine over ssh; default: the most recent "
-        "run under ./runs.", show_default=False)] = None,
+        "run under ./runs, or a list to pick from when ./runs and ./sweeps hold several.",
+        show_default=False)] = None,
 ) -> None:
     """Open the live view on run directories: follows runs still being written, replays finished
     ones. Several runs share one view: runs that differ only in seed are drawn as mean ± std,
     the others as series labelled by what differs."""
-    from memtui.runlog import latest_run
-    from memtui.tui.launch import run_watch
+    from memtui.tui.launch import run_watch, run_watch_default
 
-    raise typer.Exit(run_watch(list(run_dirs) if run_dirs else [latest_run()]))
+    raise typer.Exit(run_watch(list(run_dirs)) if run_dirs else run_watch_default())
+
+
+@app.command("ls")
+def list_runs(
+    dirs: Annotated[Optional[list[Path]], typer.Argument(
+        help="Folders of runs and sweeps, or run and sweep directories (default: ./runs and "
+        "./sweeps).", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list, for scripts.")] = False,
+) -> None:
+    """List runs and sweeps, newest first, one line each: status (completed, stopped, failed,
+    running, stale, process gone), preset, data set, label noise, epochs done/planned, best test
+    accuracy per loss, and how long ago it was last written."""
+    import json
+
+    from memtui.catalog import find, table
+
+    entries = find(list(dirs) if dirs else None)
+    if as_json:
+        typer.echo(json.dumps([e.to_json() for e in entries], indent=2))
+    elif not entries:
+        where = ", ".join(map(str, dirs)) if dirs else "./runs or ./sweeps"
+        _say(f"memtui: no runs or sweeps under {where}; start one with `memtui run`")
+    else:
+        typer.echo("\n".join(table(entries)))
 
 
 @app.command()

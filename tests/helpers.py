@@ -93,3 +93,69 @@ def full_disk_under_the_log(monkeypatch, from_epoch: int = 2) -> None:
         real(self, record)
 
     monkeypatch.setattr(RunLogWriter, "_append", append)
+
+
+def write_fake_run(path: Path, noise: float = 0.4, epochs: int = 4, done: int = 4,
+                   end: str | None = "completed", best: float = 0.5) -> Path:
+    """A run directory written by the run log from made-up events (no torch, no training): a
+    two-loss run of ``epochs`` planned, ``done`` of them measured, test accuracy rising to
+    ``best`` (CE) and ``best - 0.1`` (MSE); ended with ``end`` (completed, stopped, failed), or
+    still being written (None: writer.json names this process, whose heartbeat is fresh)."""
+    from memtui.events import EpochEnded, EpochMetrics, LossInfo, RunFinished, RunStarted
+    from memtui.runlog import RunLogWriter
+
+    config = {"name": "tiny", "epochs": epochs, "seed": 0,
+              "data": {"dataset": "demo"}, "corruption": {"labels": "random", "noise": noise},
+              "model": {"arch": "mlp", "width": 16, "depth": 1}}
+    losses = (LossInfo("CE", "ce", {}, False), LossInfo("MSE", "mse", {}, False))
+    path.mkdir(parents=True)
+    writer = RunLogWriter(path)
+    writer.handle(RunStarted(str(path), config, losses, "cpu", 256, 128, int(256 * noise)))
+    for epoch in range(1, done + 1):
+        for offset, info in enumerate(losses):
+            accuracy = best * epoch / done - 0.1 * offset
+            writer.handle(EpochMetrics(epoch, info.label, {"test_acc": accuracy,
+                                                           "train_acc": accuracy}))
+        writer.handle(EpochEnded(epoch, epochs, 0.1))
+    if end is not None:
+        writer.handle(RunFinished(end, done, "a step failed" if end == "failed" else ""))
+    return path
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def write_fake_catalog(root: Path) -> dict[str, Path]:
+    """runs/ with a completed, a stopped, a failed, a running and a dead-process run, and
+    sweeps/ with a finished two-cell sweep: every status `memtui ls` tells apart."""
+    import json
+
+    runs = {
+        "completed": write_fake_run(root / "runs" / "a-completed", best=0.8),
+        "stopped": write_fake_run(root / "runs" / "b-stopped", done=2, end="stopped"),
+        "failed": write_fake_run(root / "runs" / "c-failed", done=1, end="failed"),
+        "running": write_fake_run(root / "runs" / "d-running", done=3, end=None),
+        "gone": write_fake_run(root / "runs" / "e-gone", done=2, end=None),
+    }
+    writer = runs["gone"] / "writer.json"
+    writer.write_text(json.dumps({**json.loads(writer.read_text()), "pid": dead_pid()}))
+    sweep = root / "sweeps" / "f-sweep"
+    cells = []
+    for noise in (0.2, 0.6):
+        name = f"noise-{noise}"
+        write_fake_run(sweep / "cells" / name, noise=noise, best=1.0 - noise)
+        cells.append({"name": name, "overrides": {"corruption.noise": noise},
+                      "status": "completed", "attempts": 1, "epochs": 4,
+                      "epochs_completed": 4, "message": ""})
+    (sweep / "manifest.json").write_text(json.dumps({
+        "schema_version": 1, "kind": "memtui-sweep", "name": "f-sweep", "base": "tiny",
+        "axes": {"corruption.noise": [0.2, 0.6]}, "fixed": {}, "resources": {},
+        "cells": cells}))
+    return {**runs, "sweep": sweep}

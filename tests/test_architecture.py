@@ -103,7 +103,7 @@ VIEW_LAYERS = [
      "memtui.tui.svg", "memtui.tui.terminal", "memtui.tui.host", "memtui.tui.sweep_follower",
      "memtui.tui.sweep_process"),
     ("memtui.tui.run_screen", "memtui.tui.leaderboard", "memtui.tui.sweep_board"),  # screens
-    ("memtui.tui.app", "memtui.tui.sweep_app"),
+    ("memtui.tui.app", "memtui.tui.sweep_app", "memtui.tui.picker_app"),
     ("memtui.tui.launch",),
 ]
 
@@ -135,6 +135,7 @@ def test_the_command_line_opens_the_view_only_through_its_launchers():
 #: the schema they check names with, and the sweep orchestrator (the board's child process too):
 #: it starts `memtui run` processes, which import torch; it never needs torch itself.
 LIGHT_COMMAND_IMPORTS = [
+    "memtui.catalog",
     "memtui.cli",
     "memtui.config",
     "memtui.presets",
@@ -153,6 +154,7 @@ LIGHT_COMMAND_IMPORTS = [
     "memtui.sweep.runner",
     "memtui.tui.app",
     "memtui.tui.launch",
+    "memtui.tui.picker_app",
     "memtui.tui.sources",
     "memtui.tui.sweep_app",
     "memtui.tui.sweep_board",
@@ -170,6 +172,8 @@ def test_commands_that_do_not_train_start_without_torch(module):
 
 #: Commands run to their end (imports inside the command's function count too).
 LIGHT_COMMANDS = [
+    ["ls"],
+    ["--version"],
     ["presets", "show", "demo"],
     ["sweep", "noise-grid", "--dry-run"],
 ]

@@ -4,7 +4,7 @@ and read whole.
 Layout of ``runs/<timestamp>-<name>/``:
 
 - ``config.json``   the RunStarted event: the resolved experiment, the losses, the device and
-                    the data set's sizes
+                    the data set's sizes; the memtui version that started it (and each resume)
 - ``metrics.jsonl`` every later event but progress, one tagged JSON line each, an epoch's
                     lines written together (one ``write``) and synced when it ends, so even a
                     killed process leaves whole epochs (the lines: :mod:`memtui.runlog.records`)

@@ -21,6 +21,7 @@ _NUMBER = (int, float)
 META_FIELDS: dict[str, tuple[type, ...]] = {
     "config": (dict,), "losses": (list,), "device": (str,), "num_train": (int,),
     "num_test": (int,), "num_corrupted": (int,), "started": (str,), "resumed": (list,),
+    "memtui_version": (str,),
     "config.name": (str,), "config.epochs": (int,), "config.data": (dict,),
     "config.data.dataset": (str,), "config.corruption": (dict,), "config.corruption.labels": (str,),
     "config.corruption.noise": _NUMBER, "config.corruption.inputs": (str,),

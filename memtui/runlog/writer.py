@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from memtui import __version__
 from memtui.atomic import atomic_write
 from memtui.events import (
     EpochEnded,
@@ -136,6 +137,8 @@ class RunLogWriter:
             "num_test": event.num_test,
             "num_corrupted": event.num_corrupted,
             "started": now,
+            # Which memtui wrote the run; readers of any version ignore keys they do not know.
+            "memtui_version": __version__,
         }
         self.state.apply(event)
         if self.resume_after is not None:
@@ -148,8 +151,11 @@ class RunLogWriter:
             records = [r for r in map(to_record, kept) if r is not None]
             _write_lines_atomic(self.run_dir / METRICS_FILE, records)
             meta["started"] = previous.meta.get("started", now)
+            if isinstance(previous.meta.get("memtui_version"), str):
+                meta["memtui_version"] = previous.meta["memtui_version"]  # who started it
             meta["resumed"] = [*previous.meta.get("resumed", []),
-                               {"at": now, "after_epoch": self.resume_after}]
+                               {"at": now, "after_epoch": self.resume_after,
+                                "memtui_version": __version__}]
             if previous.version < SCHEMA_VERSION:
                 meta["upgraded_from_schema"] = previous.version
             # A summary would tell watchers the run is over; the resumed run writes a new one.

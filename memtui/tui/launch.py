@@ -1,6 +1,7 @@
 """The view's launchers, the one thing the command line imports from it: `memtui run` under the
 live view (run_live), `memtui watch` of run directories or a sweep (run_watch), `memtui sweep`
-on a terminal (run_sweep_live). Each checks the terminal before drawing, and leaves on SIGTERM
+on a terminal (run_sweep_live), and `memtui watch` alone (run_watch_default: a picker when
+there are several runs). Each checks the terminal before drawing, and leaves on SIGTERM
 and SIGHUP without losing what runs (leave_on_signals)."""
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 
+from memtui import catalog
 from memtui.control import EXIT_CODES
 from memtui.errors import MemtuiError
+from memtui.runlog import latest_run
 from memtui.sweep.background import BackgroundSweep
 from memtui.sweep.manifest import is_sweep_dir
 from memtui.tui.app import MemtuiApp
+from memtui.tui.picker_app import PickerApp
 from memtui.tui.remote import RemoteRunSource, parse_remote
 from memtui.tui.sources import (
     SEVERAL_RUNS_POLL_S,
@@ -117,6 +121,17 @@ def run_watch(paths: Path | str | list[Path | str]) -> int:
     else:
         MemtuiApp(MultiRunSource(sources, [Path(str(s)).name or str(s) for s in specs])).run()
     return 0
+
+
+def run_watch_default() -> int:
+    """`memtui watch` alone: the one run or sweep under ./runs and ./sweeps, or, when there are
+    several, the list of `memtui ls` to pick from (PickerApp); 0 on leaving."""
+    entries = catalog.find()
+    if len(entries) <= 1:
+        return run_watch([entries[0].path if entries else latest_run()])
+    check_terminal()
+    chosen = PickerApp(entries).run()
+    return run_watch(list(chosen)) if chosen else 0
 
 
 def check_terminal() -> None:
