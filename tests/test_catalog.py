@@ -11,12 +11,12 @@ import os
 import time
 
 import pytest
+from sweep_helpers import call_main
 
 from memtui import __version__, catalog
 from memtui.runlog import read_run
 
 from helpers import write_fake_catalog, write_fake_run
-from sweep_helpers import call_main
 
 
 @pytest.fixture
