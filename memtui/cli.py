@@ -146,12 +146,10 @@ def train(prepared, use_ui: bool) -> str:
 
 def _print_summary(prepared) -> None:
     """The headless reporter's final table, from the run's read model, and where the run is."""
-    from rich.console import Console
-
-    from memtui.headless import print_summary
+    from memtui.headless import print_summary, stderr_console
 
     try:
-        print_summary(Console(stderr=True), prepared.writer.state, prepared.run_dir)
+        print_summary(stderr_console(), prepared.writer.state, prepared.run_dir)
     except Exception:  # noqa: BLE001 - a closed terminal must not turn a run into a failure
         pass
 

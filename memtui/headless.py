@@ -9,6 +9,7 @@ from pathlib import Path
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -38,6 +39,15 @@ EPOCH_COLUMNS = ("train_acc", "memorized", "clean_acc", "test_acc", "train_loss"
 SUMMARY_COLUMNS = ("train_acc", "memorized", "recovered", "clean_acc", "test_acc")
 STATUS_STYLE = {"completed": "green", "stopped": "yellow", "failed": "red"}
 CELL = 10  # width of one metric cell in the per-epoch lines, its leading space included
+#: The width of stderr when it is a file or a pipe: there is no terminal to fit, and a log read
+#: later (or by a script) is easier with every line whole.
+PIPED_WIDTH = 200  # as `memtui report` piped
+
+
+def stderr_console() -> Console:
+    """stderr, as wide as the terminal; piped or redirected, no wrapping (PIPED_WIDTH)."""
+    console = Console(stderr=True)
+    return console if console.is_terminal else Console(stderr=True, width=PIPED_WIDTH)
 
 
 def _stacked(title: str) -> str:
@@ -56,7 +66,7 @@ class HeadlessReporter:
         fills with its earlier epochs, so the final table counts them); by default the reporter
         keeps its own. ``resume_hint``: the run directory, to print the command that resumes
         a stopped run."""
-        self.console = console or Console(stderr=True)
+        self.console = console or stderr_console()
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(),
@@ -155,13 +165,46 @@ def summary_table(state: RunState, event: RunFinished | None = None) -> Table:
     return table
 
 
+def summary_lines(state: RunState, event: RunFinished | None, width: int) -> list[Text]:
+    """The final table's values as lines no wider than ``width`` (where it can be helped): per
+    loss its name, then "metric value" items packed into lines, never split."""
+    status = event.status if event else state.status
+    done = event.epochs_completed if event else state.epochs_done
+    lines = [Text(f"memtui: run {status} after {done} epoch(s)",
+                  style=STATUS_STYLE.get(status, ""))]
+    for label, loss in state.losses.items():
+        head = Text(label, style=f"bold {colour_of(state, label)}")
+        head.append(" symmetric" if loss.info.symmetric else " standard", style="dim")
+        if loss.diverged:
+            head.append(" (diverged)", style="red")
+        lines.append(head)
+        best = loss.best.get("test_acc")
+        items = [f"{METRICS[m].title} {format_value(m, loss.latest.get(m))}"
+                 for m in SUMMARY_COLUMNS]
+        items.append(f"best test {best[0]:.1%} (epoch {best[1]})" if best else "best test —")
+        line = ""
+        for item in items:
+            if line and len(line) + 3 + len(item) > width:
+                lines.append(Text(line))
+                line = ""
+            line = f"{line}   {item}" if line else f"  {item}"
+        lines.append(Text(line))
+    return lines
+
+
 def print_summary(console: Console, state: RunState, run_dir: Path | None = None,
                   event: RunFinished | None = None) -> None:
     """The final table, the run's message, its directory and, for a stopped run, the command
     that resumes it. ``event``: the run's end (default: what the state recorded)."""
     status = event.status if event else state.status
     message = event.message if event else state.message
-    console.print(summary_table(state, event))
+    table = summary_table(state, event)
+    natural = Measurement.get(console, console.options.update_width(PIPED_WIDTH), table).maximum
+    if natural <= console.width:
+        console.print(table)
+    else:  # a narrow terminal: Rich would cut every value to "…"
+        for line in summary_lines(state, event, console.width):
+            console.print(line, highlight=False)
     if message and status != "completed":
         console.print(message, style=STATUS_STYLE.get(status, ""), markup=False, highlight=False)
     if run_dir is not None:

@@ -67,15 +67,15 @@ class MemtuiApp(App[str]):
         Binding("o", "screen.toggle_overlay", "overlay"),
         Binding("m", "screen.next_metric", "metric"),
         Binding("l", "screen.toggle_loss_chart", "acc/loss"),
-        # g and x are in the help (?): at 80 columns the footer has room for no more keys
-        Binding("g", "screen.toggle_log", "log y", show=False),
-        Binding("x", "screen.next_x_range", "x range", show=False),
-        Binding("left", "screen.cursor(-1)", "cursor", show=False),
-        Binding("right", "screen.cursor(1)", "cursor", show=False),
-        Binding("escape", "screen.cursor_off", "cursor off", show=False),
         Binding("b", "leaderboard", "board"),
         Binding("s", "screenshot", "svg"),
         Binding("question_mark", "help", "help", key_display="?"),
+        # After ?: an 80-column footer ends at ? help, a wider one shows these too.
+        Binding("g", "screen.toggle_log", "log"),
+        Binding("x", "screen.next_x_range", "range"),
+        Binding("left", "screen.cursor(-1)", "cursor", key_display="←→"),
+        Binding("right", "screen.cursor(1)", "cursor", show=False),
+        Binding("escape", "screen.cursor_off", "cursor off", show=False),
     ]
 
     def __init__(self, source: RunSource | None = None, *,

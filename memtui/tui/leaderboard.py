@@ -19,6 +19,9 @@ from memtui.tui.host import RunHost
 BOARD_FILE = "leaderboard.md"
 #: The columns that sort highest first (the rest, names, sort A to Z).
 DESCENDING_FIRST = {"best_test_acc", "final_test_acc", "recovered", "clean_acc", "memorized"}
+#: Headings on two lines, so that every column fits an 80-column terminal.
+TWO_LINE_HEADS = {"best_test_acc": "best test\nacc (epoch)", "final_test_acc": "final\ntest acc",
+                  "clean_acc": "clean\nacc"}
 
 
 class LeaderboardScreen(Screen):
@@ -36,16 +39,22 @@ class LeaderboardScreen(Screen):
         self.sort_column = "best_test_acc"
         self.descending = True
         self.rows: list[BoardRow] = []
+        self.columns: list[str] = [key for key, _head in BOARD_COLUMNS]
 
     def compose(self) -> ComposeResult:
         yield Static(id="board-title")
-        yield DataTable(id="board", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="board", cursor_type="row", zebra_stripes=True, header_height=2)
         yield Footer()
 
     def on_mount(self) -> None:
+        # The run's column only with several runs (one run's name is the view's); fixed while
+        # the board is open, as its rows' cells follow it.
+        keys = [key for key, _head in BOARD_COLUMNS]
+        self.columns = keys if len(self.host.comparison.runs) > 1 else keys[1:]
         table = self.query_one(DataTable)
         for key, head in BOARD_COLUMNS:
-            table.add_column(head, key=key)
+            if key in self.columns:
+                table.add_column(TWO_LINE_HEADS.get(key, head), key=key)
         self.refill()
         table.focus()
 
@@ -57,8 +66,9 @@ class LeaderboardScreen(Screen):
         table = self.query_one(DataTable)
         table.clear()
         for i, row in enumerate(self.rows):
-            cells: list[str | Text] = [cell(row, "run_label"), Text(
-                cell(row, "loss"), style=rich_colour(loss_colour(loss_index.get(row.loss, 0))))]
+            cells: list[str | Text] = [cell(row, "run_label")] if "run_label" in self.columns else []
+            cells.append(Text(cell(row, "loss"),
+                              style=rich_colour(loss_colour(loss_index.get(row.loss, 0)))))
             cells += [Text(cell(row, key), justify="right") for key, _head in BOARD_COLUMNS[2:]]
             table.add_row(*cells, key=str(i))
         head = dict(BOARD_COLUMNS)[self.sort_column]
@@ -80,7 +90,7 @@ class LeaderboardScreen(Screen):
             self.sort_by(column)
 
     def action_sort(self, step: int) -> None:
-        keys = [key for key, _head in BOARD_COLUMNS]
+        keys = self.columns
         self.sort_by(keys[(keys.index(self.sort_column) + step) % len(keys)])
 
     def action_reverse(self) -> None:

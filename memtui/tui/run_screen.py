@@ -79,7 +79,7 @@ class RunScreen(Screen):
         with self.views:
             yield self.grid
             yield self.overlay
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.set_interval(self.refresh_interval, self.flush)
@@ -243,7 +243,14 @@ class RunScreen(Screen):
         self.flush(force=True)
 
     def action_toggle_loss_chart(self) -> None:
+        if not self.grid.has_class("-compact"):
+            # both charts are on screen: say why l does nothing rather than nothing at all
+            self.notify(f"both charts are shown; l switches between them when the panes are "
+                        f"too low for two (under {MIN_TWO_CHART_HEIGHT} rows)", timeout=4)
+            return
         self.grid.toggle_class("-show-loss")
+        self.notify("loss chart" if self.grid.has_class("-show-loss") else "accuracy chart",
+                    timeout=2)
 
     # -- several runs, log scale, x range, cursor ------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The help screen (`?`): the keys, then what each metric means (memtui.metrics)."""
+"""The help screen (`?`): the keys, what the header's figures are, then what each metric means
+(memtui.metrics)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ HELP_TEXT = """\
   [b]b[/b]          leaderboard: best and final values per run × loss (Enter opens a run)
   [b]s[/b]          save an SVG screenshot into the run directory
   [b]?[/b]          this help
+
+[b]Header[/b]
+  [b]preset · data set train/test[/b]  the preset's name; the images trained and tested on
+  [b]random labels 40% (N)[/b]  how labels are corrupted and the share asked for; N is how many
+      training labels actually differ from the true ones (a resampled label may land on the
+      true class, so N can be below the share): [i]memorized[/i] and [i]recovered[/i] count these
+  [b]mlp 1×512 lr 0.1 · cpu[/b]  model (depth × width), learning rate, device
+  [b]epoch k/N[/b]  the epoch in progress of those planned, elapsed time, [b]ETA[/b] at the mean
+      pace of the epochs so far, [b]img/s[/b] training images per second (each loss sees every
+      image), and the status (RUNNING, FOLLOWING a run directory, PAUSED, COMPLETED, ...)
 
 [b]Metrics[/b]
 """

@@ -13,11 +13,18 @@ from memtui.metrics import METRICS, format_value
 from memtui.palette import METRIC_COLOURS, RGB, rich_colour
 from memtui.runstate import LossState
 from memtui.tui.widgets.charts.chart_view import ChartView
-from memtui.tui.widgets.charts.epoch_chart import EpochChart, Series, draw_series, plot_value
+from memtui.tui.widgets.charts.epoch_chart import (
+    EpochChart,
+    Series,
+    draw_series,
+    legend,
+    plot_value,
+)
 from memtui.tui.widgets.panes.values_table import ValuesTable
 
 #: Series of a pane's accuracy chart and of its loss chart, with their colours (memtui.palette).
-#: The values table names each metric in its series' colour, so the table doubles as the legend.
+#: A legend line above each chart names its lines in their colours (their markers under NO_COLOR);
+#: the values table names each metric in its series' colour too.
 ACC_SERIES: dict[str, RGB] = {m: METRIC_COLOURS[m] for m in ("train_acc", "memorized", "test_acc")}
 LOSS_SERIES: dict[str, RGB] = {m: METRIC_COLOURS[m] for m in ("train_loss", "test_loss")}
 #: Rows of a pane's values table, in this order.
@@ -40,7 +47,9 @@ class LossPane(Vertical):
     def compose(self) -> ComposeResult:
         yield ValuesTable(classes="values")
         yield Static(classes="alert")
+        yield Static(classes="chart-legend acc-legend")
         yield EpochChart(classes="acc-chart")
+        yield Static(classes="chart-legend loss-legend")
         yield EpochChart(classes="loss-chart")
 
     def on_mount(self) -> None:
@@ -91,12 +100,19 @@ class LossPane(Vertical):
         loss, view = self.loss, self.view
         last = loss.epochs[-1] if loss.epochs else 1
         no_color = self.app.no_color
-        draw_series(self.query_one(".acc-chart", EpochChart), "accuracy %",
-                    [Series(m, *self._percent_points(m), c) for m, c in ACC_SERIES.items()],
-                    True, last, no_color, view)
-        draw_series(self.query_one(".loss-chart", EpochChart), "loss",
-                    [Series(m, *loss.points(m), c) for m, c in LOSS_SERIES.items()],
-                    False, last, no_color, view)
+        width = self.size.width
+        charts = (("acc", "accuracy %", True, [Series(m, *self._percent_points(m), c)
+                                               for m, c in ACC_SERIES.items()]),
+                  ("loss", "loss", False, [Series(m, *loss.points(m), c)
+                                           for m, c in LOSS_SERIES.items()]))
+        for kind, title, percent, series in charts:
+            # the legend line is the chart's title: the names in the lines' colours
+            names = [METRICS[item.name].title for item in series]
+            log = view.log and not percent
+            self.query_one(f".{kind}-legend", Static).update(
+                legend(title, series, names, no_color, width, log))
+            draw_series(self.query_one(f".{kind}-chart", EpochChart), None, series, percent,
+                        last, no_color, view)
 
     def _percent_points(self, metric: str) -> tuple[list[int], list[float]]:
         xs, ys = self.loss.points(metric)
