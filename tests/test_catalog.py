@@ -115,3 +115,17 @@ def test_version_is_printed_and_written_into_every_runs_config(tmp_path, monkeyp
 def test_format_age_uses_one_unit():
     assert [catalog.format_age(s) for s in (5, 125, 7300, 200000)] == ["5 s", "2 min", "2 h",
                                                                        "2 d"]
+
+
+def test_a_resumed_run_keeps_who_started_it_and_records_who_resumed_it(tmp_path, monkeypatch):
+    from memtui.runlog import RunLogWriter, writer
+
+    run = write_fake_run(tmp_path / "run", done=2, end="stopped")
+    meta = read_run(run).meta
+    monkeypatch.setattr(writer, "__version__", "9.9.9")  # a later memtui resumes it
+    resumed = RunLogWriter(run, resume_after=2)
+    started = read_run(run).replay()[0]
+    resumed.handle(started.__class__(**{**started.__dict__, "first_epoch": 3}))
+    after = read_run(run).meta
+    assert after["memtui_version"] == meta["memtui_version"] == __version__
+    assert after["resumed"][-1]["memtui_version"] == "9.9.9"
