@@ -18,6 +18,7 @@ class PickerApp(App[list[Path]]):
     """The runs and sweeps to choose from; ends with the paths to open (none on q)."""
 
     TITLE = "memtui watch"
+    ENABLE_COMMAND_PALETTE = False
     CSS = """
     #picker-title { height: 1; padding: 0 1; background: $panel; }
     RunList { height: 1fr; }

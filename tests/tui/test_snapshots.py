@@ -210,3 +210,21 @@ def test_a_remote_runs_dropped_connection_shows_as_a_banner(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=dropped)
+
+
+def test_watch_picker(snap_compare, tmp_path):
+    import os
+
+    from memtui import catalog
+    from memtui.tui.picker_app import PickerApp
+
+    from helpers import write_fake_catalog
+
+    paths = write_fake_catalog(tmp_path)
+    for age, path in enumerate([paths["sweep"], *(paths[k] for k in ("gone", "running", "failed",
+                                                                      "stopped", "completed"))]):
+        for file in [path, *path.rglob("*")]:
+            os.utime(file, (FROZEN_NOW - 90 * (age + 1),) * 2)
+    entries = catalog.find([tmp_path], now=FROZEN_NOW)
+    assert snap_compare(PickerApp(entries, now=FROZEN_NOW), terminal_size=(120, 16),
+                        press=["down", "space", "down", "space"])
