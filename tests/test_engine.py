@@ -324,3 +324,18 @@ def test_the_engine_sets_its_cpu_threads_in_the_thread_that_trains(tiny_config):
     worker.start()
     worker.join()
     assert seen and set(seen) == {2}
+
+
+def test_observers_hear_every_measured_epoch_before_its_boundary_is_kept(tiny_config, tmp_path):
+    # What an observer updates (a per-sample record, say) is part of that epoch's checkpoint.
+    heard = []
+
+    class Observer:
+        def epoch_measured(self, result) -> None:
+            kept = engine.checkpointer.boundary.epochs_completed
+            heard.append((result.epoch, kept, result.measured, sorted(result.quality)))
+
+    engine = build_engine(tiny_config(epochs=2), run_dir=tmp_path, observers=[Observer()])
+    assert engine.run().status == "completed"
+    assert heard == [(1, 0, [0, 1, 2], [0, 1, 2]), (2, 1, [0, 1, 2], [0, 1, 2])]
+    assert engine.checkpointer.boundary.epochs_completed == 2
