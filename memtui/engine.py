@@ -115,8 +115,8 @@ class Engine:
         """``run_dir``: the run's directory, for its events and errors (the run log, a sink,
         writes it). ``progress``: where a resumed run goes on from (None: epoch 0, every loss
         active). ``checkpointer``: when checkpoints are written; None trains without them.
-        ``observers``: told of every completed epoch. ``threads``: CPU threads for training, set in the
-        thread that runs it (OpenMP's count is per thread)."""
+        ``observers``: told of every completed epoch. ``threads``: CPU threads for training,
+        set in the thread that runs it (OpenMP's count is per thread)."""
         self.config = config
         self.workload = workload
         self.threads = threads
