@@ -41,7 +41,7 @@ jobs() {  # one line per run, the page's headline runs first: NAME then memtui r
         echo "lr-batchnorm/lr0.1-nobn-s$s --preset $ROOT/presets/lr0.1-nobn.toml --subset 10000 --epochs 40 --seed $s"
     done
     for s in 0 1 2; do
-        for v in rll-adam rll-sgd; do
+        for v in rll-sgd rll-adam; do
             echo "rll-question/$v-s$s --preset $ROOT/presets/$v.toml --subset 10000 --epochs 40 --seed $s"
         done
     done
