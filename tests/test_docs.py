@@ -27,7 +27,7 @@ def test_the_configuration_reference_names_every_field_of_the_schema() -> None:
     from memtui.config import ExperimentConfig
 
     page = (ROOT / "docs" / "configuration.md").read_text()
-    for name, info in ExperimentConfig.model_fields.items():
+    for name in ExperimentConfig.model_fields:
         assert f"`{name}`" in page or f"`[{name}]`" in page or f"`[[{name}]]`" in page, name
 
 
