@@ -16,7 +16,14 @@ import typer
 
 from memtui.control import EXIT_CODES
 from memtui.errors import ConfigError, MemtuiError
-from memtui.overrides import OVERRIDES, allowed_with_resume, refused_with_resume, to_fields
+from memtui.overrides import (
+    OVERRIDES,
+    SWEEP_OVERRIDES,
+    Override,
+    allowed_with_resume,
+    refused_with_resume,
+    to_fields,
+)
 from memtui.presets import DEFAULT_PRESET
 from memtui.report import ReportFormat
 from memtui.tui.terminal import can_draw
@@ -48,26 +55,30 @@ def _options(version: Annotated[bool, typer.Option(
     pass  # the options of `memtui` itself; its help is the app's
 
 
-def with_override_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Give ``command(..., **given)`` one option per override declared in memtui.overrides, in
-    the table's order, before the command's last option; Typer reads the signature made here,
+def with_override_options(table: tuple[Override, ...]
+                          ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give ``command(..., **given)`` one option per override of ``table`` (memtui.overrides),
+    in the table's order, before the command's last option; Typer reads the signature made here,
     so a new override is one row of that table."""
-    keyword_only = inspect.Parameter.KEYWORD_ONLY
-    own = [p.replace(kind=keyword_only)
-           for p in inspect.signature(command, eval_str=True).parameters.values()
-           if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    declared = [inspect.Parameter(
-        o.param, keyword_only, default=None,
-        annotation=Annotated[Optional[o.type],
-                             typer.Option(o.flag, help=o.help, show_default=False)])
-        for o in OVERRIDES]
-    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        own[:-1] + declared + own[-1:])
-    return command
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        keyword_only = inspect.Parameter.KEYWORD_ONLY
+        own = [p.replace(kind=keyword_only)
+               for p in inspect.signature(command, eval_str=True).parameters.values()
+               if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        declared = [inspect.Parameter(
+            o.param, keyword_only, default=None,
+            annotation=Annotated[Optional[o.type],
+                                 typer.Option(o.flag, help=o.help, show_default=False)])
+            for o in table]
+        command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            own[:-1] + declared + own[-1:])
+        return command
+
+    return decorate
 
 
 @app.command()
-@with_override_options
+@with_override_options(OVERRIDES)
 def run(
     preset: Annotated[Optional[str], typer.Option(
         "--preset", "-p", help="A shipped preset name (see `memtui presets`) or a path to a .toml "
@@ -214,6 +225,7 @@ def report(
 
 
 @app.command()
+@with_override_options(SWEEP_OVERRIDES)
 def sweep(
     grid_file: Annotated[Optional[Path], typer.Argument(
         help="A grid file (TOML: base preset, \\[set], \\[grid] axes, \\[resources]) or a "
@@ -231,9 +243,7 @@ def sweep(
     no_ui: Annotated[bool, typer.Option(
         "--no-ui", help="Lines on stderr (and a bar when stderr is a terminal) instead of the "
         "board. Implied when stdout or stderr is not a terminal, or TERM is dumb.")] = False,
-    data_dir: Annotated[Optional[Path], typer.Option(
-        help="Folder holding the data sets, for every cell.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
+    **given: Any,
 ) -> None:
     """Run a grid of experiments, each cell an ordinary run directory.
 
@@ -242,12 +252,11 @@ def sweep(
     process runs the sweep, its lines in sweeps/<id>/sweep.log; q or ctrl-c stops every cell
     after its current batch. Headless (--no-ui, or no terminal to draw on): a line per finished
     cell, and a bar of every cell's epochs with an ETA when stderr is a terminal.
-    --resume continues a stopped sweep.
+    --resume continues a stopped sweep. The flags it shares with `memtui run` set every cell.
     """
     from memtui.sweep.runner import execute_sweep, prepare_sweep
 
-    prepared = prepare_sweep(grid_file, out, parallel, on, resume, dry_run,
-                             {"data.data_dir": data_dir, "device": device})
+    prepared = prepare_sweep(grid_file, out, parallel, on, resume, dry_run, to_fields(given))
     if prepared is None:
         raise typer.Exit(0)
     if not no_ui and can_draw():

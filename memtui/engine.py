@@ -2,8 +2,10 @@
 epoch and emits typed events to its sinks.
 
 It runs in whatever thread calls ``run`` (the main thread headless, a worker under the TUI) and
-checks its ``RunControl`` every batch, so a stop request ends it within one batch. Building a run
-(run directory, run log, threads, resume) is memtui.session's job; the engine only trains.
+checks its ``RunControl`` every batch, so a stop request ends it within one batch. What it trains
+(device, data, models, a restored checkpoint) is put together by memtui.session; when checkpoints
+are written is memtui.checkpointing's policy, and how sinks fail is memtui.fanout's. The engine
+is the loop.
 """
 
 from __future__ import annotations
@@ -16,17 +18,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
-from memtui import data as data_module
-from memtui.bank import LossStepError, ModelBank, build_bank
+from memtui.bank import LossStepError, ModelBank, PerSampleLoss
 from memtui.checkpoint import Checkpoint
+from memtui.checkpointing import Checkpointer
 from memtui.config import ExperimentConfig
 from memtui.control import RunControl
-from memtui.device import enable_fast_paths, resolve_device, synchronize
-from memtui.errors import RunDirError, RunWriteError
-from memtui.evaluation import evaluate
+from memtui.device import synchronize
+from memtui.errors import RunWriteError
+from memtui.evaluation import Measurements, evaluate
 from memtui.events import (
     EpochEnded,
     EpochMetrics,
@@ -38,14 +41,51 @@ from memtui.events import (
     RunStarted,
     Sink,
 )
-from memtui.losses import REGISTRY
+from memtui.fanout import Fanout
 from memtui.metrics import EVAL_METRICS
-from memtui.models import build_model
-from memtui.prepare import PreparedData, batch_slices, epoch_permutation, prepare_data
+from memtui.prepare import PreparedData, batch_slices, epoch_permutation
 
-__all__ = ["Engine", "RunControl"]
+__all__ = ["Engine", "EpochObserver", "Measured", "Progress", "RunControl", "Workload"]
 
 PROGRESS_INTERVAL_S = 0.25
+
+
+@dataclass
+class Workload:
+    """What a run trains, on its device: built by memtui.session."""
+
+    device: torch.device
+    data: PreparedData
+    bank: ModelBank
+    loss_fns: list[PerSampleLoss]  # in the config's order, as the bank's models
+    loss_infos: tuple[LossInfo, ...]
+
+
+@dataclass
+class Progress:
+    """How far a run has trained: what a checkpoint restores besides the models."""
+
+    epochs_completed: int = 0
+    active: list[int] = field(default_factory=list)  # the losses still training
+    stopped: dict[str, str] = field(default_factory=dict)  # loss label -> why it stopped
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One epoch's measurement, as observers see it."""
+
+    epoch: int
+    measured: list[int]  # the losses that trained this epoch and did not diverge
+    quality: Measurements  # loss index -> prediction metrics; empty when not evaluated
+    train_seconds: float
+    eval_seconds: float
+
+
+class EpochObserver(Protocol):
+    """Told of every completed epoch after its metrics are emitted and before its boundary is
+    kept for the next checkpoint, so what an observer updates is part of that epoch's state."""
+
+    def epoch_measured(self, result: Measured) -> None: ...
 
 
 class Ended(Enum):
@@ -68,74 +108,52 @@ class TrainingPass:
 
 
 class Engine:
-    def __init__(self, config: ExperimentConfig, sinks: Sequence[Sink] = (),
-                 control: RunControl | None = None, run_dir: Path | None = None,
-                 threads: int | None = None) -> None:
-        """``run_dir``: where checkpoints go (the run log, a sink, writes the rest); None trains
-        without checkpoints. ``threads``: CPU threads for training, set in the thread that runs
-        it (OpenMP's count is per thread)."""
+    def __init__(self, config: ExperimentConfig, workload: Workload, sinks: Sequence[Sink] = (),
+                 control: RunControl | None = None, *, run_dir: Path | None = None,
+                 progress: Progress | None = None, checkpointer: Checkpointer | None = None,
+                 threads: int | None = None, observers: Sequence[EpochObserver] = ()) -> None:
+        """``run_dir``: the run's directory, for its events and errors (the run log, a sink,
+        writes it). ``progress``: where a resumed run goes on from (None: epoch 0, every loss
+        active). ``checkpointer``: when checkpoints are written; None trains without them.
+        ``observers``: told of every completed epoch. ``threads``: CPU threads for training,
+        set in the thread that runs it (OpenMP's count is per thread)."""
         self.config = config
+        self.workload = workload
         self.threads = threads
-        self.sinks = list(sinks)
         self.control = control or RunControl()
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        # The state at the last epoch boundary: what a stop mid-epoch checkpoints, so that a
-        # resumed run repeats no half-trained epoch.
-        self._boundary: Checkpoint | None = None
-        self._saved_epoch = -1
-        self._saved_at = time.monotonic()
+        self.checkpointer = checkpointer
+        self.fanout = Fanout(sinks, self.run_dir)
+        self.observers = list(observers)
+        progress = progress or Progress(active=list(range(len(config.losses))))
+        self.epochs_completed = progress.epochs_completed
+        self.active = list(progress.active)
+        self._stopped = dict(progress.stopped)
+        self._tracebacks: list[str] = []
         #: One line when the run directory stopped taking writes (a full disk); None otherwise.
         self.write_error: str | None = None
-        self.device: torch.device | None = None
-        self.data: PreparedData | None = None
-        self.bank: ModelBank | None = None
-        self.loss_infos: tuple[LossInfo, ...] = tuple(
-            LossInfo(spec.display, spec.name, {**REGISTRY[spec.name].defaults, **spec.params},
-                     REGISTRY[spec.name].symmetric)
-            for spec in config.losses
-        )
-        self.loss_fns = [REGISTRY[spec.name].bind(spec.params) for spec in config.losses]
-        self.active = list(range(len(config.losses)))
-        self.epochs_completed = 0
-        self._stopped: dict[str, str] = {}  # loss label -> why it stopped training
-        self._tracebacks: list[str] = []
+        if self.checkpointer is not None:
+            self.checkpointer.keep(self._snapshot())
 
-    # -- set-up ----------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.workload.device
 
-    def prepare(self) -> None:
-        """Load and corrupt the data, build the models. Raises MemtuiError on bad input."""
-        if self.bank is not None:
-            return
-        config = self.config
-        self.device = resolve_device(config.device)
-        enable_fast_paths(self.device)
-        self.data = prepare_data(config, self.device)
-        torch.manual_seed(config.seed)
-        info = data_module.DATASETS[config.data.dataset]
-        initial = build_model(config.model, info.shape, info.num_classes).to(self.device)
-        self.bank = build_bank(initial, self.loss_fns, config)
-        if self.run_dir is not None:
-            self._boundary = self._snapshot()
+    @property
+    def data(self) -> PreparedData:
+        return self.workload.data
 
-    def restore(self, checkpoint: Checkpoint) -> None:
-        """Continue from a checkpoint of a run of the same experiment."""
-        self.prepare()
-        assert self.bank is not None and self.data is not None
-        if not torch.equal(checkpoint.noisy_labels.cpu(), self.data.labels.noisy.cpu()):
-            raise RunDirError("the corrupted labels differ from the checkpoint's: the data set or "
-                              "its subset changed since the run started, so it cannot be resumed")
-        self.bank.load_state_dict(checkpoint.bank)
-        self.active = list(checkpoint.active)
-        self._stopped = dict(checkpoint.stopped)
-        self.epochs_completed = checkpoint.epochs_completed
-        torch.set_rng_state(checkpoint.rng.cpu())
-        if checkpoint.cuda_rng is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([state.cpu() for state in checkpoint.cuda_rng])
-        self._boundary = self._snapshot() if self.run_dir is not None else None
-        self._saved_epoch = checkpoint.epochs_completed
+    @property
+    def bank(self) -> ModelBank:
+        return self.workload.bank
+
+    @property
+    def loss_infos(self) -> tuple[LossInfo, ...]:
+        return self.workload.loss_infos
 
     def _snapshot(self) -> Checkpoint:
-        assert self.bank is not None and self.data is not None and self.device is not None
+        """The state at this epoch boundary: what a stop mid-epoch checkpoints, so that a
+        resumed run repeats no half-trained epoch."""
         return Checkpoint(
             epochs_completed=self.epochs_completed,
             bank=copy.deepcopy(self.bank.state_dict()),
@@ -147,68 +165,22 @@ class Engine:
         )
 
     def _save_checkpoint(self) -> None:
-        """Write the last epoch boundary's state, unless it is on disk already. A failed write
-        (a full disk) leaves no partial file and raises RunWriteError."""
-        if self.run_dir is None or self._boundary is None:
-            return
-        if self._boundary.epochs_completed == self._saved_epoch:
-            return
-        try:
-            self._boundary.save(self.run_dir)
-        except OSError as exc:
-            raise RunWriteError(f"cannot write {self.run_dir / 'checkpoint.pt'} "
-                                f"({exc.strerror or exc})") from exc
-        self._saved_epoch = self._boundary.epochs_completed
-        self._saved_at = time.monotonic()
-
-    def _checkpoint_due(self, epoch: int) -> bool:
-        """At the first epoch boundary (so a run killed after its first epoch resumes), every
-        ``checkpoint_every`` epochs, and at the first boundary ``checkpoint_seconds`` after the
-        last checkpoint: a kill loses at most about that much training."""
-        return (self._saved_epoch < 0
-                or epoch % self.config.checkpoint_every == 0
-                or time.monotonic() - self._saved_at >= self.config.checkpoint_seconds)
+        if self.checkpointer is not None:
+            self.checkpointer.save()
 
     # -- the run ---------------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        for sink in list(self.sinks):
-            try:
-                sink.handle(event)
-            except KeyboardInterrupt:
-                raise  # a second ctrl+c while a display draws: the run's own, handled in run()
-            except BaseException as exc:
-                if sink.critical:
-                    if isinstance(exc, OSError):  # the run log could not be written
-                        raise RunWriteError(f"cannot write the run log in {self.run_dir} "
-                                            f"({exc.strerror or exc})") from exc
-                    raise
-                # A display that broke must not end the training it displays; the run log goes
-                # on. That covers SystemExit too: Rich raises it when its stream is a closed pipe
-                # (`memtui run --no-ui 2>&1 | head`).
-                self.sinks.remove(sink)
-
-    def _finish(self, finished: RunFinished) -> None:
-        """Give every sink the run's end, even if one fails: a full disk must not also keep the
-        displays from showing it, and nothing raised here may lose what was written."""
-        for sink in list(self.sinks):
-            try:
-                sink.handle(finished)
-            except BaseException as exc:  # noqa: BLE001 - the run is over; record, never raise
-                if sink.critical and self.write_error is None:
-                    reason = exc.strerror if isinstance(exc, OSError) else None
-                    self.write_error = (f"cannot write the summary in {self.run_dir} "
-                                        f"({reason or type(exc).__name__})")
+        self.fanout.emit(event)
 
     def run(self) -> RunFinished:
         """Train to the end or to a stop request; always ends with a RunFinished event."""
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         interrupt: BaseException | None = None
-        self._saved_at = time.monotonic()
+        if self.checkpointer is not None:
+            self.checkpointer.start_clock()
         try:
-            self.prepare()
-            assert self.data is not None and self.device is not None
             self.emit(RunStarted(
                 run_dir=str(self.run_dir or ""),
                 config=self.config.model_dump(mode="json"),
@@ -228,8 +200,8 @@ class Engine:
                     break
                 if self.control.stop_requested and self.epochs_completed < epoch:
                     break  # stopped during the evaluation
-                if self.run_dir is not None and self._checkpoint_due(epoch):
-                    self._save_checkpoint()
+                if self.checkpointer is not None and self.checkpointer.due(epoch):
+                    self.checkpointer.save()
             finished = self._outcome()
         except KeyboardInterrupt:
             finished = RunFinished("stopped", self.epochs_completed, "interrupted")
@@ -254,7 +226,9 @@ class Engine:
                 finished = RunFinished("failed", finished.epochs_completed,
                                        f"checkpoint could not be written: {exc}",
                                        error=traceback.format_exc())
-        self._finish(finished)
+        summary_error = self.fanout.finish(finished)
+        if self.write_error is None:
+            self.write_error = summary_error
         if interrupt is not None:
             raise interrupt
         return finished
@@ -271,7 +245,6 @@ class Engine:
 
     def _train_epoch(self, epoch: int) -> TrainingPass:
         """One pass over the training set in this epoch's order, every active loss per batch."""
-        assert self.data is not None and self.bank is not None
         data, bank, control = self.data, self.bank, self.control
         n = len(data.train_x)
         order = epoch_permutation(self.config.seed, epoch, n).to(self.device)
@@ -315,13 +288,12 @@ class Engine:
         """Evaluate the losses that trained, drop those that diverged, emit the epoch's events."""
         if training.ended is not Ended.COMPLETED:
             return
-        assert self.data is not None and self.bank is not None
         diverged = {i for i, value in zip(training.trained, training.mean_losses)
                     if not math.isfinite(value)}
         measured = [i for i in training.trained if i not in diverged]
         should_evaluate = epoch % self.config.eval_every == 0 or epoch == self.config.epochs
         eval_start = time.perf_counter()
-        quality = (evaluate(self.bank, self.data, measured, self.loss_fns,
+        quality = (evaluate(self.bank, self.data, measured, self.workload.loss_fns,
                             self.config.eval_batch_size, lambda: self.control.stop_requested)
                    if should_evaluate and measured else {})
         eval_seconds = time.perf_counter() - eval_start
@@ -343,11 +315,14 @@ class Engine:
                           images_per_s=n / training.seconds if training.seconds > 0 else None)
             self.emit(EpochMetrics(epoch, label, values))
         self.epochs_completed = epoch
-        if self.run_dir is not None and self.active:
+        result = Measured(epoch, measured, quality, training.seconds, eval_seconds)
+        for observer in self.observers:
+            observer.epoch_measured(result)
+        if self.checkpointer is not None and self.active:
             # The boundary is taken before any sink hears that the epoch ended: an interrupt
             # while a display draws it (a second ctrl+c, SystemExit) still checkpoints the
             # epoch that the summary counts. An epoch where every loss diverged is not one.
-            self._boundary = self._snapshot()
+            self.checkpointer.keep(self._snapshot())
         self.emit(EpochEnded(epoch, self.config.epochs, seconds))
 
     def _emit_stopped(self, event: LossDiverged) -> None:
@@ -366,5 +341,5 @@ class Engine:
             self._tracebacks.append(detail)
             self._emit_stopped(LossDiverged(epoch, self.loss_infos[i].label,
                                             f"step failed: {reason}", detail=detail))
-        if self.device is not None and self.device.type == "cuda":
+        if self.device.type == "cuda":
             torch.cuda.empty_cache()  # what the failed model held may let the others fit

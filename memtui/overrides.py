@@ -1,7 +1,8 @@
 """The command-line overrides of an experiment, declared once: the flag, the config field it
-sets, whether a resumed run may change it, and its help. ``memtui run`` builds its options from
-this table, errors name the flag, and the resume refusal reads it. Torch-free, so ``--help`` is
-fast."""
+sets, whether a resumed run may change it, whether a sweep takes it for every cell, and its help.
+``memtui run`` and ``memtui sweep`` build their options from this table, errors name the flag,
+the resume refusal reads it, and docs/flags.md is generated from it
+(``python -m memtui.overrides docs/flags.md``). Torch-free, so ``--help`` is fast."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class Override:
     help: str
     with_resume: bool = False  # may be given with --resume without changing the experiment
     resume_note: str = ""  # what it does with --resume, where that differs
+    in_sweep: bool = False  # `memtui sweep` takes it too and sets it in every cell
+    example: str = ""  # a value, for the docs
 
     @property
     def param(self) -> str:
@@ -28,21 +31,28 @@ class Override:
 OVERRIDES: tuple[Override, ...] = (
     Override("--epochs", "epochs", int,
              "Number of epochs (with --resume: the new total, to extend a run).", with_resume=True,
-             resume_note="to extend it"),
-    Override("--losses", "losses", str, "Comma-separated losses with default parameters, e.g. ce,mse,rll."),
+             resume_note="to extend it", example="30"),
+    Override("--losses", "losses", str, "Comma-separated losses with default parameters, e.g. ce,mse,rll.",
+             example="ce,mse,rll"),
     Override("--noise", "corruption.noise", float,
-             "Corruption rate in [0, 1] for the preset's label corruption mode."),
-    Override("--seed", "seed", int, "Seed for corruption, init and batch order."),
-    Override("--device", "device", str, "auto, cpu, cuda, cuda:N or mps.", with_resume=True),
+             "Corruption rate in [0, 1] for the preset's label corruption mode.", example="0.8"),
+    Override("--seed", "seed", int, "Seed for corruption, init and batch order.", example="1"),
+    Override("--device", "device", str, "auto, cpu, cuda, cuda:N or mps.", with_resume=True,
+             in_sweep=True, example="cuda"),
     Override("--data-dir", "data.data_dir", Path,
-             "Folder holding the data set in torchvision's layout (read offline).", with_resume=True),
+             "Folder holding the data set in torchvision's layout (read offline).", with_resume=True,
+             in_sweep=True, example="~/data"),
     Override("--subset", "data.subset", int,
-             "Train on a fixed random subset of this many training images."),
-    Override("--out", "out", Path, "Run directory to write (default runs/<timestamp>-<preset>)."),
+             "Train on a fixed random subset of this many training images.", example="10000"),
+    Override("--out", "out", Path, "Run directory to write (default runs/<timestamp>-<preset>).",
+             example="runs/mine"),
     Override("--threads", "threads", int,
              "CPU threads to train with (default 1: fastest when other processes share the cores).",
-             with_resume=True),
+             with_resume=True, example="2"),
 )
+
+#: The overrides `memtui sweep` takes, for every cell of its grid.
+SWEEP_OVERRIDES: tuple[Override, ...] = tuple(o for o in OVERRIDES if o.in_sweep)
 
 BY_PARAM: dict[str, Override] = {o.param: o for o in OVERRIDES}
 #: dotted field -> flag, for error messages that should name what the user typed.
@@ -95,3 +105,51 @@ def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[dotted] = value
     return flat
+
+
+# -- the generated flag table (docs/flags.md) ----------------------------------------------------
+
+DOC_BEGIN = "<!-- flags:begin -->"
+DOC_END = "<!-- flags:end -->"
+
+
+def markdown_table() -> str:
+    """The overrides as a Markdown table, one row per flag in the table's order."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+    rows = ["| flag | field | what it sets | with `run --resume` | `memtui sweep` | example |",
+            "|---|---|---|---|---|---|"]
+    for o in OVERRIDES:
+        resume = ("yes" + (f" ({o.resume_note})" if o.resume_note else "")) if o.with_resume else "no"
+        example = f"`{o.flag} {o.example}`" if o.example else ""
+        rows.append(f"| `{o.flag}` | `{o.field}` | {cell(o.help)} | {resume} | "
+                    f"{'every cell' if o.in_sweep else ''} | {example} |")
+    return "\n".join(rows) + "\n"
+
+
+def with_table(document: str) -> str:
+    """``document`` with the text between its flag markers replaced by ``markdown_table()``."""
+    from memtui.errors import ConfigError
+
+    start, end = document.find(DOC_BEGIN), document.find(DOC_END)
+    if start < 0 or end < start:
+        raise ConfigError(f"no {DOC_BEGIN} ... {DOC_END} markers to write the flag table between")
+    return f"{document[:start + len(DOC_BEGIN)]}\n{markdown_table()}{document[end:]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m memtui.overrides FILE...``: rewrite the flag table in each file in place."""
+    import sys
+
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        print("usage: python -m memtui.overrides docs/flags.md", file=sys.stderr)
+        return 2
+    for path in map(Path, paths):
+        path.write_text(with_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

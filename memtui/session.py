@@ -2,8 +2,10 @@
 sweeps, tests, benchmarks, scripts) starts and resumes runs through ``start_run`` and
 ``resume_run``, so the wiring of a run is written once:
 
-    run directory -> run log (the critical sink) -> engine (prepared or restored) -> Run
+    run directory -> run log (the critical sink) -> workload (built or restored) -> engine -> Run
 
+The workload is what the engine trains: the device, the data (loaded, cut, corrupted, on the
+device), every loss's model in a bank, and the state of a checkpoint when a run is resumed.
 It also owns the policies that belong to no single part: the CPU thread count a run trains with,
 the rules for what a resumed run may change, the lock that keeps a run directory to one writer,
 and restarting a run that was killed before its first checkpoint.
@@ -18,12 +20,19 @@ from pathlib import Path
 
 import torch
 
+from memtui import data as data_module
+from memtui.bank import PerSampleLoss, build_bank
 from memtui.checkpoint import CHECKPOINT_FILE, Checkpoint
+from memtui.checkpointing import Checkpointer
 from memtui.config import ExperimentConfig, apply_overrides, validate
 from memtui.control import RunControl
-from memtui.engine import Engine
-from memtui.errors import ConfigError
-from memtui.events import RunFinished, Sink
+from memtui.device import enable_fast_paths, resolve_device
+from memtui.engine import Engine, EpochObserver, Progress, Workload
+from memtui.errors import ConfigError, RunDirError
+from memtui.events import LossInfo, RunFinished, Sink
+from memtui.losses import REGISTRY
+from memtui.models import build_model
+from memtui.prepare import prepare_data
 from memtui.runlog import (
     CONFIG_FILE,
     LOCK_FILE,
@@ -65,7 +74,7 @@ class Run:
 
     def add_sink(self, sink: Sink) -> None:
         """A display; it comes after the run log, so the disk is always written first."""
-        self.engine.sinks.append(sink)
+        self.engine.fanout.add(sink)
 
     def execute(self) -> RunFinished:
         try:
@@ -79,6 +88,63 @@ class Run:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
+
+
+def describe_losses(config: ExperimentConfig) -> tuple[LossInfo, ...]:
+    """Each loss of the config as its events name it, parameters with their defaults filled in."""
+    return tuple(LossInfo(spec.display, spec.name,
+                          {**REGISTRY[spec.name].defaults, **spec.params},
+                          REGISTRY[spec.name].symmetric)
+                 for spec in config.losses)
+
+
+def bind_losses(config: ExperimentConfig) -> list[PerSampleLoss]:
+    """Each loss of the config as the per-sample function its model trains on."""
+    return [REGISTRY[spec.name].bind(spec.params) for spec in config.losses]
+
+
+def assemble(config: ExperimentConfig) -> Workload:
+    """The device, the data on it and every loss's model (the same initial weights for all).
+    Raises MemtuiError on bad input."""
+    device = resolve_device(config.device)
+    enable_fast_paths(device)
+    data = prepare_data(config, device)
+    torch.manual_seed(config.seed)
+    info = data_module.DATASETS[config.data.dataset]
+    initial = build_model(config.model, info.shape, info.num_classes).to(device)
+    loss_fns = bind_losses(config)
+    return Workload(device, data, build_bank(initial, loss_fns, config), loss_fns,
+                    describe_losses(config))
+
+
+def restore(workload: Workload, checkpoint: Checkpoint) -> Progress:
+    """Put a checkpoint's models, optimisers and random state into ``workload``; how far the run
+    had trained. Refuses a checkpoint of other corrupted labels."""
+    if not torch.equal(checkpoint.noisy_labels.cpu(), workload.data.labels.noisy.cpu()):
+        raise RunDirError("the corrupted labels differ from the checkpoint's: the data set or "
+                          "its subset changed since the run started, so it cannot be resumed")
+    workload.bank.load_state_dict(checkpoint.bank)
+    torch.set_rng_state(checkpoint.rng.cpu())
+    if checkpoint.cuda_rng is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([state.cpu() for state in checkpoint.cuda_rng])
+    return Progress(checkpoint.epochs_completed, list(checkpoint.active), dict(checkpoint.stopped))
+
+
+def build_engine(config: ExperimentConfig, sinks: Sequence[Sink] = (),
+                 control: RunControl | None = None, *, run_dir: Path | None = None,
+                 checkpoint: Checkpoint | None = None, threads: int | None = None,
+                 observers: Sequence[EpochObserver] = ()) -> Engine:
+    """An engine ready to run ``config``: assembled, and restored from ``checkpoint`` if given.
+    With ``run_dir`` it checkpoints there by the config's policy; without, it trains in memory
+    (tests, benchmarks). Raises MemtuiError on bad input."""
+    workload = assemble(config)
+    progress = restore(workload, checkpoint) if checkpoint is not None else None
+    checkpointer = None
+    if run_dir is not None:
+        checkpointer = Checkpointer(run_dir, config.checkpoint_every, config.checkpoint_seconds,
+                                    saved_epoch=checkpoint.epochs_completed if checkpoint else -1)
+    return Engine(config, workload, sinks, control, run_dir=run_dir, progress=progress,
+                  checkpointer=checkpointer, threads=threads, observers=observers)
 
 
 @contextmanager
@@ -114,11 +180,10 @@ def start_run(config: ExperimentConfig, *, sinks: Sequence[Sink] = (),
     create_run_dir(run_dir)
     lock = lock_run_dir(run_dir)
     writer = RunLogWriter(run_dir)
-    engine = Engine(config, [writer, *sinks], control, run_dir=run_dir,
-                    threads=_training_threads(threads, config))
     try:
         with _one_thread():
-            engine.prepare()
+            engine = build_engine(config, [writer, *sinks], control, run_dir=run_dir,
+                                  threads=_training_threads(threads, config))
     except BaseException:
         lock.release()
         if fresh_dir and run_dir.is_dir():
@@ -182,13 +247,10 @@ def resume_run(run_dir: Path, *, epochs: int | None = None, overrides: dict | No
                       "restarting it from epoch 0 with its own config")
         done = checkpoint.epochs_completed if checkpoint is not None else 0
         writer = RunLogWriter(run_dir, resume_after=done)
-        engine = Engine(config, [writer, *sinks], control, run_dir=run_dir,
-                        threads=_training_threads(threads, config))
         with _one_thread():
-            if checkpoint is None:
-                engine.prepare()
-            else:
-                engine.restore(checkpoint)
+            engine = build_engine(config, [writer, *sinks], control, run_dir=run_dir,
+                                  checkpoint=checkpoint,
+                                  threads=_training_threads(threads, config))
     except BaseException:
         lock.release()
         raise

@@ -1,19 +1,19 @@
-"""Regenerate the SVG screenshots in screenshots/ from real training runs.
+"""Regenerate the SVG screenshots in docs/screenshots/ from real training runs.
 
 Runs the live view headlessly (Textual's run_test) on a real engine, waits for the run to end and
 saves what the screen shows:
 
-  screenshots/demo.svg           the demo preset (embedded Fashion-MNIST subset), 160x48
-  screenshots/demo-overlay.svg   the same run, overlay view of `memorized`
-  screenshots/demo-80x24.svg     the same run at 80x24 (panes show one chart each)
-  screenshots/mnist.svg          real MNIST with 40% random labels (the mnist-noisy preset)
-  screenshots/sweep-board.svg    `memtui watch` on a sweep directory (--sweep: a finished one,
+  docs/screenshots/demo.svg           the demo preset (embedded Fashion-MNIST subset), 160x48
+  docs/screenshots/demo-overlay.svg   the same run, overlay view of `memorized`
+  docs/screenshots/demo-80x24.svg     the same run at 80x24 (panes show one chart each)
+  docs/screenshots/mnist.svg          real MNIST with 40% random labels (the mnist-noisy preset)
+  docs/screenshots/sweep-board.svg    `memtui watch` on a sweep directory (--sweep: a finished one,
                                  e.g. docs/results.md section 6's), shown as sweeps/noise
-  screenshots/compare-overlay.svg  `memtui watch` of several runs (--compare): mean ± std bands
-  screenshots/leaderboard.svg      the same runs' leaderboard
+  docs/screenshots/compare-overlay.svg  `memtui watch` of several runs (--compare): mean ± std bands
+  docs/screenshots/leaderboard.svg      the same runs' leaderboard
 
     .venv/bin/python scripts/make_screenshots.py --data-dir DATA
-        [--mnist-epochs 30] [--mnist-subset 10000] [--out screenshots]
+        [--mnist-epochs 30] [--mnist-subset 10000] [--out docs/screenshots]
         [--demo-run RUN_DIR] [--compare RUN_DIR ...] [--sweep SWEEP_DIR] [--skip-demo]
         [--skip-mnist]
 
@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--mnist-epochs", type=int, default=30)
     parser.add_argument("--mnist-subset", type=int, default=10000,
                         help="training images of MNIST to use (0: all 60,000)")
-    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--skip-mnist", action="store_true")
     parser.add_argument("--demo-run", type=Path,
                         help="a finished demo run directory to take the demo shots from")

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from memtui.cli import app
 from memtui.config import apply_overrides, load_preset, to_toml, validate
-from memtui.engine import Engine
 from memtui.errors import ConfigError
 from memtui.losses import REGISTRY
 from memtui.overrides import parse_losses
 from memtui.presets import DEFAULT_PRESET, shipped_presets
+from memtui.session import bind_losses, describe_losses
 
 PRESETS = sorted(shipped_presets())
 
@@ -63,12 +63,11 @@ def test_two_rlls_with_different_alpha_keep_their_own_parameters_and_labels():
     ]})
     assert config.loss_labels == ["RLL a=0.1", "RLL a=1", "CE"]
     assert [spec.params for spec in config.losses] == [{"alpha": 0.1}, {"alpha": 1.0}, {}]
-    engine = Engine(config)
-    assert [info.params for info in engine.loss_infos] == [{"alpha": 0.1}, {"alpha": 1.0}, {}]
+    assert [info.params for info in describe_losses(config)] == [{"alpha": 0.1}, {"alpha": 1.0}, {}]
     import torch
 
     logits, y = torch.randn(8, 10), torch.randint(0, 10, (8,))
-    first, second = (fn(logits, y) for fn in engine.loss_fns[:2])
+    first, second = (fn(logits, y) for fn in bind_losses(config)[:2])
     torch.testing.assert_close(first, REGISTRY["rll"].bind({"alpha": 0.1})(logits, y))
     torch.testing.assert_close(second, REGISTRY["rll"].bind({"alpha": 1.0})(logits, y))
     assert not torch.allclose(first, second)

@@ -27,6 +27,7 @@ from memtui.events import (
 from memtui.losses import REGISTRY, LossDef, cross_entropy
 from memtui.metrics import METRICS
 from memtui.prepare import batch_slices, epoch_permutation
+from memtui.session import build_engine
 
 from helpers import Recorder
 
@@ -35,13 +36,12 @@ FRACTIONS = ("train_acc", "memorized", "recovered", "clean_acc", "test_acc")
 
 
 def run_engine(config, *sinks, control=None) -> tuple[Engine, RunFinished]:
-    engine = Engine(config, list(sinks), control or RunControl())
+    engine = build_engine(config, list(sinks), control or RunControl())
     return engine, engine.run()
 
 
 def test_every_loss_starts_from_identical_weights(tiny_config):
-    engine = Engine(tiny_config(losses=[{"name": n} for n in ("ce", "mse", "rll", "gce")]))
-    engine.prepare()
+    engine = build_engine(tiny_config(losses=[{"name": n} for n in ("ce", "mse", "rll", "gce")]))
     states = [model.state_dict() for model in engine.bank.models]
     assert len(states) == 4
     for state in states[1:]:
@@ -55,8 +55,7 @@ def test_every_loss_starts_from_identical_weights(tiny_config):
 
 def test_initial_weights_depend_on_the_seed_only(tiny_config):
     def first_weight(seed, losses):
-        engine = Engine(tiny_config(seed=seed, losses=[{"name": n} for n in losses]))
-        engine.prepare()
+        engine = build_engine(tiny_config(seed=seed, losses=[{"name": n} for n in losses]))
         return next(engine.bank.models[0].parameters()).detach().clone()
 
     assert torch.equal(first_weight(3, ["ce"]), first_weight(3, ["rll", "mse"]))
@@ -65,8 +64,7 @@ def test_initial_weights_depend_on_the_seed_only(tiny_config):
 
 def test_every_loss_sees_the_same_batches_in_the_same_order(tiny_config):
     config = tiny_config(epochs=2)
-    engine = Engine(config)
-    engine.prepare()
+    engine = build_engine(config)
     seen: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in engine.bank.models]
 
     def watch(index, fn):
@@ -278,12 +276,12 @@ def test_two_runs_with_the_same_seed_give_identical_metrics(tiny_config):
     assert first != metrics(8)
 
 
-def test_errors_while_preparing_are_raised_before_the_run(tiny_config, tmp_path):
+def test_errors_while_assembling_are_raised_before_there_is_an_engine_to_run(tiny_config,
+                                                                             tmp_path):
     from memtui.errors import DataError
 
-    engine = Engine(tiny_config(data={"dataset": "mnist", "data_dir": str(tmp_path)}))
     with pytest.raises(DataError):
-        engine.prepare()
+        build_engine(tiny_config(data={"dataset": "mnist", "data_dir": str(tmp_path)}))
 
 
 def test_an_unexpected_error_during_the_run_finishes_it_as_failed_with_the_traceback(
@@ -321,8 +319,23 @@ def test_the_engine_sets_its_cpu_threads_in_the_thread_that_trains(tiny_config):
         def handle(self, event) -> None:
             seen.append(torch.get_num_threads())
 
-    engine = Engine(tiny_config(epochs=1), [ThreadCount()], threads=2)
+    engine = build_engine(tiny_config(epochs=1), [ThreadCount()], threads=2)
     worker = threading.Thread(target=lambda: (torch.set_num_threads(1), engine.run()))
     worker.start()
     worker.join()
     assert seen and set(seen) == {2}
+
+
+def test_observers_hear_every_measured_epoch_before_its_boundary_is_kept(tiny_config, tmp_path):
+    # What an observer updates (a per-sample record, say) is part of that epoch's checkpoint.
+    heard = []
+
+    class Observer:
+        def epoch_measured(self, result) -> None:
+            kept = engine.checkpointer.boundary.epochs_completed
+            heard.append((result.epoch, kept, result.measured, sorted(result.quality)))
+
+    engine = build_engine(tiny_config(epochs=2), run_dir=tmp_path, observers=[Observer()])
+    assert engine.run().status == "completed"
+    assert heard == [(1, 0, [0, 1, 2], [0, 1, 2]), (2, 1, [0, 1, 2], [0, 1, 2])]
+    assert engine.checkpointer.boundary.epochs_completed == 2

@@ -17,9 +17,9 @@ from torch import nn
 from memtui.bank.fused import FusedModels
 from memtui.bank.separate import SeparateModels
 from memtui.config import OptimizerConfig, ScheduleConfig
-from memtui.engine import Engine
 from memtui.events import EpochMetrics, LossDiverged
 from memtui.losses import REGISTRY, LossDef
+from memtui.session import build_engine
 
 from helpers import Recorder
 
@@ -171,7 +171,7 @@ def test_a_dropped_model_stays_frozen():
 def test_engine_fused_and_separate_give_the_same_metrics(tiny_config):
     def metrics(backend):
         recorder = Recorder()
-        Engine(tiny_config(backend=backend, epochs=2), [recorder]).run()
+        build_engine(tiny_config(backend=backend, epochs=2), [recorder]).run()
         return {(e.epoch, e.loss): e.values for e in recorder.of(EpochMetrics)}
 
     separate, fused = metrics("separate"), metrics("fused")
@@ -194,7 +194,7 @@ def test_engine_isolates_a_diverging_loss_under_the_fused_backend(tiny_config, m
 
     def run(backend):
         recorder = Recorder()
-        finished = Engine(tiny_config(backend=backend, epochs=3, losses=losses), [recorder]).run()
+        finished = build_engine(tiny_config(backend=backend, epochs=3, losses=losses), [recorder]).run()
         return finished, recorder
 
     finished, fused = run("fused")
