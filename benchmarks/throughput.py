@@ -205,7 +205,12 @@ class NoisyLabels:
 def reference_datasets(config):
     """torchvision data sets with per-sample transforms, noisy labels identical to the engine's."""
     import torch
-    from torchvision import datasets, transforms
+
+    try:
+        from torchvision import datasets, transforms
+    except ImportError:  # memtui itself does not need it (docs/install.md)
+        raise SystemExit("the reference rows need torchvision, which memtui does not install: "
+                         "pip install 'memtui[bench]'") from None
 
     from memtui import data as data_module
     from memtui.corruption import corrupt_labels
