@@ -6,7 +6,8 @@ that CIFAR-N (ResNet-34) and most label-noise papers (PreAct-ResNet-18) build on
 second on), 1x1 projection shortcuts where the shape changes, global average pooling and one
 linear layer. PreAct-ResNet ends without a BatchNorm-ReLU before the pooling, like that code (He
 et al.'s pre-activation paper has one). Parameter counts with BatchNorm, 10 classes:
-ResNet-34 21,282,122 and PreAct-ResNet-18 11,171,146 (tests/test_resnet.py).
+ResNet-34 21,282,122 and PreAct-ResNet-18 11,171,146 (tests/test_resnet.py); with that code's
+weights copied in, the outputs are equal to float32 rounding (scripts/check_benchmark_resnets.py).
 
 ``batchnorm=False`` replaces every BatchNorm by nothing and gives every convolution a bias, as
 the other models of memtui do.
