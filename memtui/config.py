@@ -153,6 +153,18 @@ class OptimizerConfig(Strict):
     lr: float = Field(0.01, gt=0.0, le=1e3, allow_inf_nan=False)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: float = Field(0.0, ge=0.0, le=1e3, allow_inf_nan=False)
+    nesterov: bool = Field(False, description="Nesterov momentum (SGD with momentum > 0)")
+    clip_grad_norm: float | None = Field(
+        None, gt=0.0, le=1e6, allow_inf_nan=False,
+        description="clip each loss's model's gradient to this total L2 norm before every step "
+        "(APL, ALFs and ANL clip at 5)")
+
+    @model_validator(mode="after")
+    def _nesterov_needs_sgd_momentum(self) -> OptimizerConfig:
+        if self.nesterov and (self.name != "sgd" or self.momentum == 0):
+            raise ValueError("nesterov = true needs name 'sgd' and momentum > 0 "
+                             f"(got name {self.name!r}, momentum {self.momentum:g})")
+        return self
 
 
 class ScheduleConfig(Strict):
@@ -162,6 +174,18 @@ class ScheduleConfig(Strict):
         description="epochs at which multistep multiplies lr by gamma"
     )
     gamma: float = Field(0.1, gt=0.0, le=1e3, allow_inf_nan=False)
+    warmup_epochs: int = Field(
+        0, ge=0, le=MAX_EPOCHS,
+        description="raise lr linearly over this many epochs (lr * (e+1)/warmup in epoch e), then "
+        "follow the schedule: cosine over the remaining epochs, multistep at its own milestones")
+
+    @model_validator(mode="after")
+    def _milestones_after_warmup(self) -> ScheduleConfig:
+        early = [m for m in self.milestones if m <= self.warmup_epochs]
+        if self.warmup_epochs and self.kind == "multistep" and early:
+            raise ValueError(f"milestone {early[0]} falls in the warm-up (warmup_epochs = "
+                             f"{self.warmup_epochs}); give milestones after it")
+        return self
 
 
 class ExperimentConfig(Strict):
@@ -218,6 +242,13 @@ class ExperimentConfig(Strict):
                     f"two losses are both shown as {spec.display!r}; give one a distinct label"
                 )
             seen.add(spec.display)
+        return self
+
+    @model_validator(mode="after")
+    def _warmup_within_the_run(self) -> ExperimentConfig:
+        if self.schedule.warmup_epochs >= self.epochs:
+            raise ValueError(f"schedule.warmup_epochs: {self.schedule.warmup_epochs} leaves no epoch "
+                             f"of the schedule in a run of {self.epochs}; give fewer than epochs")
         return self
 
     @property
