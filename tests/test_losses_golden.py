@@ -26,12 +26,11 @@ import pytest
 import torch
 
 from memtui.losses import REGISTRY, LossDef
-from memtui.losses_new import NEW_LOSSES
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "losses.json").read_text())
 CASES = GOLDEN["cases"]
 K = GOLDEN["K"]
-ALL: dict[str, LossDef] = {**REGISTRY, **{d.name: d for d in NEW_LOSSES}}
+ALL: dict[str, LossDef] = dict(REGISTRY)
 
 # float32 against float64: relative 2e-5 on values and gradients (of sizes 1e-3 to 20); absolute
 # 1e-5 because float32 resolves 1 - p_y on the confident correct row (5.5e-5) only to ~0.1%.
@@ -159,3 +158,35 @@ def test_anl_ce_per_sample_part_ignores_delta():
     low = ALL["anl-ce"].bind({"delta": 0.0})(logits, y)
     high = ALL["anl-ce"].bind({"delta": 1.0})(logits, y)
     torch.testing.assert_close(low, high)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters as a user writes them: every one has a valid range, a misspelt one a suggestion.
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_every_parameter_has_a_bounded_range_and_a_misspelling_gets_a_suggestion(name, tiny_config):
+    from memtui.errors import ConfigError
+
+    definition = ALL[name]
+    assert set(definition.ranges) == set(definition.defaults)
+    for key, valid in definition.ranges.items():
+        assert math.isfinite(valid.low), (name, key)
+        with pytest.raises(ConfigError, match=rf"has no parameter '{key}x' \(did you mean '{key}'\?\)"):
+            tiny_config(losses=[{"name": name, "params": {key + "x": 1.0}}])
+
+
+@pytest.mark.parametrize("name, key, bad", [
+    ("tce", "t", 2.5), ("tce", "t", 0.0), ("aul", "a", 1.0), ("agce", "q", 0.0), ("ngce", "q", 1.5),
+    ("poly1", "epsilon", -1.5), ("anl-ce", "delta", -1e-5), ("focal", "gamma", -0.5),
+])
+def test_an_out_of_range_parameter_is_refused_in_one_line(name, key, bad, tiny_config):
+    from memtui.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"^losses\.0: loss '{name}': {key} = .* is out of range; "
+                                          r"valid: "):
+        tiny_config(losses=[{"name": name, "params": {key: bad}}])
+
+
+def test_only_anl_ce_weighs_the_l1_norm_of_the_weights():
+    assert ALL["anl-ce"].bind({"delta": 3e-4}).weight_l1 == 3e-4
+    assert {n for n, d in ALL.items() if d.bind().weight_l1} == {"anl-ce"}

@@ -31,7 +31,7 @@ def test_a_second_implementation_of_a_loss_or_one_without_a_spec_is_refused():
     with pytest.raises(ValueError, match="implemented twice"):
         losses.implements("ce")(losses.cross_entropy)
     with pytest.raises(ValueError, match="no entry in memtui/specs.py"):
-        losses.implements("focal")(losses.cross_entropy)
+        losses.implements("no-such-loss")(losses.cross_entropy)
 
 
 @pytest.mark.parametrize("name", sorted(specs.LOSSES))
