@@ -204,3 +204,38 @@ def test_fused_weight_l1_equals_separate_and_stays_with_its_own_model():
         equal = torch.allclose(_flat(reference.models[i]), _flat(separate.models[i]), atol=1e-6)
         assert equal is same, i
 
+
+
+# ---------------------------------------------------------------------------------------------
+# The recipes as shipped presets
+
+def test_apls_cifar10_recipe_runs_nce_rce_at_apls_own_weights():
+    from memtui.config import load_preset
+
+    config = load_preset("apl-cifar10-noisy")
+    assert (config.model.arch, config.epochs, config.batch_size) == ("cnn8", 120, 128)
+    assert config.optimizer.model_dump() == {
+        "name": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4, "nesterov": False,
+        "clip_grad_norm": 5.0}
+    assert (config.schedule.kind, config.schedule.warmup_epochs) == ("cosine", 0)
+    params = {spec.display: spec.params for spec in config.losses}
+    assert params["NCE+RCE"] == {"alpha": 1.0, "beta": 1.0}
+    assert len(config.losses) == 15
+
+
+def test_the_apl_recipes_mae_is_apls_one_minus_p_y():
+    from memtui.config import load_preset
+
+    (spec,) = [s for s in load_preset("apl-cifar10-noisy").losses if s.display == "MAE (APL)"]
+    logits, y = torch.randn(64, 10), torch.randint(0, 10, (64,))
+    p_y = torch.softmax(logits, 1).gather(1, y[:, None]).squeeze(1)
+    torch.testing.assert_close(REGISTRY[spec.name].bind(spec.params)(logits, y), 1 - p_y)
+
+
+def test_the_mnist_losses_preset_uses_apls_mnist_optimiser():
+    from memtui.config import load_preset
+
+    config = load_preset("mnist-losses")
+    assert config.optimizer.nesterov and config.optimizer.clip_grad_norm == 5.0
+    assert (config.optimizer.lr, config.optimizer.weight_decay) == (0.01, 1e-2)
+    assert (config.corruption.labels, config.corruption.noise) == ("symmetric", 0.4)
