@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from memtui import specs
 from memtui.errors import ConfigError, did_you_mean
 from memtui.overrides import FLAG_OF_FIELD
 from memtui.presets import DEFAULT_PRESET, read_preset_document
@@ -93,21 +94,49 @@ _MLP = ARCHITECTURES["mlp"].params
 
 
 class ModelConfig(Strict):
-    arch: str = Field("mlp", description="one of " + ", ".join(ARCHITECTURES))
+    arch: str = Field("mlp", description="one of " + ", ".join(ARCHITECTURES)
+                      + ", or 'package.module:factory' for a network of your own")
     width: int = _int_option(_MLP["width"], "hidden units per MLP layer")
     depth: int = _int_option(_MLP["depth"], "hidden layers of the MLP")
     batchnorm: bool = Field(
         True, description="BatchNorm layers in the network (every architecture); false removes them")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="keyword arguments of your own factory (arch 'module:factory'); the "
+        "[model] section's other keys land here too")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _factory_keys(cls, data: Any) -> Any:
+        # A factory of the user's takes keys memtui does not know: they become its options. For
+        # a built-in network an unknown key stays an error (a typo of width, say).
+        if isinstance(data, dict) and specs.is_user_arch(str(data.get("arch", ""))):
+            own = {k: v for k, v in data.items() if k not in cls.model_fields}
+            if own:
+                data = {k: v for k, v in data.items() if k in cls.model_fields}
+                data["options"] = {**data.get("options", {}), **own}
+        return data
 
     @field_validator("arch")
     @classmethod
     def _known_arch(cls, value: str) -> str:
+        if specs.is_user_arch(value):
+            if not specs.USER_ARCH.match(value):
+                raise ValueError(f"{value!r} is not of the form {specs.USER_ARCH_FORM}")
+            return value
         if value not in ARCHITECTURES:
             raise ValueError(
                 f"unknown model {value!r}{did_you_mean(value, ARCHITECTURES)}; "
-                f"valid: {', '.join(ARCHITECTURES)}"
+                f"valid: {', '.join(ARCHITECTURES)}, or 'package.module:factory' for your own"
             )
         return value
+
+    @model_validator(mode="after")
+    def _options_only_for_a_factory(self) -> ModelConfig:
+        if self.options and not specs.is_user_arch(self.arch):
+            raise ValueError(f"only a model.arch 'package.module:factory' takes options; "
+                             f"{self.arch!r} is built in (its keys: width, depth, batchnorm)")
+        return self
 
 
 class LossSpec(Strict):

@@ -13,6 +13,7 @@ the names here. Adding a loss is one entry in ``LOSSES`` and one function in ``l
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -219,5 +220,19 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("resnet32",
                      "ResNet-32 of the paper's code (option-A shortcuts, Kaiming-normal init)"),
         Architecture("inception-small", "Inception-small (Inception-Lite) of the paper's code"),
+        Architecture("resnet34", "ResNet-34 for small images, as CIFAR-N's (kuangliu/pytorch-cifar)"),
+        Architecture("preact-resnet18",
+                     "PreAct-ResNet-18 for small images, as most label-noise papers' "
+                     "(kuangliu/pytorch-cifar)"),
     ]
 }
+
+#: A network of the user's own instead of a name above: ``model.arch = "package.module:factory"``
+#: (memtui/usermodel.py imports and checks it when the experiment starts).
+USER_ARCH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+USER_ARCH_FORM = "'package.module:factory' (a module path, a colon, a callable's name)"
+
+
+def is_user_arch(arch: str) -> bool:
+    """Whether ``arch`` names a factory of the user's ("module:callable"), not a network above."""
+    return ":" in arch

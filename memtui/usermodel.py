@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,22 +36,17 @@ import torch
 from torch import nn
 
 from memtui.errors import ConfigError, did_you_mean
+from memtui.specs import USER_ARCH, USER_ARCH_FORM, is_user_arch
 
-_NAME = r"[A-Za-z_]\w*"
-USER_ARCH = re.compile(rf"^{_NAME}(\.{_NAME})*:{_NAME}(\.{_NAME})*$")
+__all__ = ["build_user_model", "check_logits", "is_user_arch", "load_factory"]
+
 FIELD = "model.arch"
-
-
-def is_user_arch(arch: str) -> bool:
-    """Whether ``arch`` names a factory ("module:callable") rather than a built-in network."""
-    return ":" in arch
 
 
 def check_arch_path(arch: str) -> None:
     """Raise ValueError unless ``arch`` has the form package.module:factory (nothing imported)."""
     if not USER_ARCH.match(arch):
-        raise ValueError(f"{arch!r} is not of the form 'package.module:factory' (a module path, "
-                         "a colon, a callable's name)")
+        raise ValueError(f"{arch!r} is not of the form {USER_ARCH_FORM}")
 
 
 @contextmanager

@@ -10,7 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from memtui.resnet import preact_resnet18, resnet34
+from memtui.config import ModelConfig
+from memtui.models import build_model
+from memtui.resnet import ResNet, preact_resnet18, resnet34
 
 
 @cache
@@ -70,3 +72,14 @@ def test_resnet34_has_34_weighted_layers_and_preact18_has_18():
 
     assert layers(_built(resnet34)) == 34
     assert layers(_built(preact_resnet18)) == 18
+
+
+@pytest.mark.parametrize("arch, preact", [("resnet34", False), ("preact-resnet18", True)])
+def test_model_arch_builds_them_by_name_with_or_without_batchnorm(arch, preact, monkeypatch):
+    built = []
+    monkeypatch.setattr(ResNet, "__init__", lambda self, *args, **kw: built.append((args, kw)))
+    monkeypatch.setattr(ResNet, "forward", lambda self, x: x)
+    for batchnorm in (True, False):
+        build_model(ModelConfig(arch=arch, batchnorm=batchnorm), (3, 32, 32), 10)
+    assert [kw["preact"] for _, kw in built] == [preact, preact]
+    assert [kw["batchnorm"] for _, kw in built] == [True, False]

@@ -157,3 +157,43 @@ def test_a_module_in_the_current_directory_imports_and_sys_path_is_restored(tmp_
                                             ("pkg.mod:factory", True)])
 def test_a_colon_marks_a_users_factory(arch, expected):
     assert is_user_arch(arch) is expected
+
+
+# ---------------------------------------------------------------------------------------------
+# In the config and on the command line
+
+def test_the_model_sections_other_keys_become_the_factorys_options(tiny_config):
+    config = tiny_config(model={"arch": "my_nets:small_cnn", "width": 16, "channels": 8,
+                                "act": "relu"})
+    assert config.model.options == {"channels": 8, "act": "relu"}
+
+
+@pytest.mark.parametrize("model, message", [
+    ({"arch": "mlp", "widht": 8}, r"^model\.widht: unknown key \(did you mean 'width'\?\)"),
+    ({"arch": "mlp", "options": {"a": 1}},
+     r"^model: only a model\.arch 'package\.module:factory' takes options; 'mlp' is built in"),
+    ({"arch": "my nets:cnn"}, r"^model\.arch: 'my nets:cnn' is not of the form 'package\.module:factory'"),
+    ({"arch": "resnt34"}, r"^model\.arch: unknown model 'resnt34' \(did you mean 'resnet34'\?\); "
+                          r"valid: .*, or 'package\.module:factory' for your own$"),
+])
+def test_the_config_refuses_what_no_network_takes_in_one_line(tiny_config, model, message):
+    with pytest.raises(ConfigError, match=message):
+        tiny_config(model=model)
+
+
+def test_memtui_run_with_a_factory_of_the_wrong_shape_exits_2_with_one_line(
+        nets, tmp_path, capsys, monkeypatch):
+    from memtui.cli import main
+
+    preset = tmp_path / "mine.toml"
+    preset.write_text(f'name = "mine"\nepochs = 1\n[data]\ndataset = "demo"\nsubset = 64\n'
+                      f'[model]\narch = "{nets}:five_outputs"\n[[losses]]\nname = "ce"\n')
+    out = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["memtui", "run", "--preset", str(preset), "--out", str(out),
+                                      "--no-ui"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    stderr = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2
+    assert stderr.count("\n") == 0 and "maps a batch [2, 1, 28, 28] to [2, 5]" in stderr
+    assert not out.exists()
