@@ -197,3 +197,24 @@ def test_memtui_run_with_a_factory_of_the_wrong_shape_exits_2_with_one_line(
     assert exit_info.value.code == 2
     assert stderr.count("\n") == 0 and "maps a batch [2, 1, 28, 28] to [2, 5]" in stderr
     assert not out.exists()
+
+
+def test_the_example_of_docs_networks_md_works_as_written(tmp_path, monkeypatch, tiny_config):
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "networks.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    toml = re.search(r"```toml\n(.*?)```", page, re.S).group(1)
+    name = f"my_nets_{next(_serial)}"
+    (tmp_path / f"{name}.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    toml_reader = __import__("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    section = toml_reader.loads(toml)["model"]
+    assert section["arch"] == "my_nets:small_cnn"
+    try:
+        config = tiny_config(model={**section, "arch": f"{name}:small_cnn"})
+        model = build_user_model(config.model.arch, (1, 28, 28), 10, config.model.options)
+    finally:
+        sys.modules.pop(name, None)
+    assert model[0].out_channels == section["channels"]
