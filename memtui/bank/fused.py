@@ -12,6 +12,9 @@ Why the results equal separate training (``tests/test_fused.py`` checks each poi
 - SGD (momentum, weight decay) and Adam update each element from that element's own gradient and
   state, so one optimiser over stacked tensors makes the same update as one optimiser per model
   (all models share one learning-rate schedule);
+- gradient clipping (``optimizer.clip_grad_norm``) scales model i's slices by model i's own total
+  norm, as ``clip_grad_norm_`` on a separate model; a loss's L1 norm of the weights (ANL's delta)
+  is model i's slices' alone;
 - BatchNorm's running statistics are stacked buffers updated in place per model inside vmap;
 - a model the engine has dropped (diverged) is frozen as a separate model would be: its slices of
   parameters, buffers and optimiser state are put back after each step.
