@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from memtui import specs
 from memtui.errors import ConfigError, did_you_mean
 from memtui.overrides import FLAG_OF_FIELD
 from memtui.presets import DEFAULT_PRESET, read_preset_document
@@ -93,21 +94,49 @@ _MLP = ARCHITECTURES["mlp"].params
 
 
 class ModelConfig(Strict):
-    arch: str = Field("mlp", description="one of " + ", ".join(ARCHITECTURES))
+    arch: str = Field("mlp", description="one of " + ", ".join(ARCHITECTURES)
+                      + ", or 'package.module:factory' for a network of your own")
     width: int = _int_option(_MLP["width"], "hidden units per MLP layer")
     depth: int = _int_option(_MLP["depth"], "hidden layers of the MLP")
     batchnorm: bool = Field(
         True, description="BatchNorm layers in the network (every architecture); false removes them")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="keyword arguments of your own factory (arch 'module:factory'); the "
+        "[model] section's other keys land here too")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _factory_keys(cls, data: Any) -> Any:
+        # A factory of the user's takes keys memtui does not know: they become its options. For
+        # a built-in network an unknown key stays an error (a typo of width, say).
+        if isinstance(data, dict) and specs.is_user_arch(str(data.get("arch", ""))):
+            own = {k: v for k, v in data.items() if k not in cls.model_fields}
+            if own:
+                data = {k: v for k, v in data.items() if k in cls.model_fields}
+                data["options"] = {**data.get("options", {}), **own}
+        return data
 
     @field_validator("arch")
     @classmethod
     def _known_arch(cls, value: str) -> str:
+        if specs.is_user_arch(value):
+            if not specs.USER_ARCH.match(value):
+                raise ValueError(f"{value!r} is not of the form {specs.USER_ARCH_FORM}")
+            return value
         if value not in ARCHITECTURES:
             raise ValueError(
                 f"unknown model {value!r}{did_you_mean(value, ARCHITECTURES)}; "
-                f"valid: {', '.join(ARCHITECTURES)}"
+                f"valid: {', '.join(ARCHITECTURES)}, or 'package.module:factory' for your own"
             )
         return value
+
+    @model_validator(mode="after")
+    def _options_only_for_a_factory(self) -> ModelConfig:
+        if self.options and not specs.is_user_arch(self.arch):
+            raise ValueError(f"only a model.arch 'package.module:factory' takes options; "
+                             f"{self.arch!r} is built in (its keys: width, depth, batchnorm)")
+        return self
 
 
 class LossSpec(Strict):
@@ -153,6 +182,18 @@ class OptimizerConfig(Strict):
     lr: float = Field(0.01, gt=0.0, le=1e3, allow_inf_nan=False)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: float = Field(0.0, ge=0.0, le=1e3, allow_inf_nan=False)
+    nesterov: bool = Field(False, description="Nesterov momentum (SGD with momentum > 0)")
+    clip_grad_norm: float | None = Field(
+        None, gt=0.0, le=1e6, allow_inf_nan=False,
+        description="clip each loss's model's gradient to this total L2 norm before every step "
+        "(APL, ALFs and ANL clip at 5)")
+
+    @model_validator(mode="after")
+    def _nesterov_needs_sgd_momentum(self) -> OptimizerConfig:
+        if self.nesterov and (self.name != "sgd" or self.momentum == 0):
+            raise ValueError("nesterov = true needs name 'sgd' and momentum > 0 "
+                             f"(got name {self.name!r}, momentum {self.momentum:g})")
+        return self
 
 
 class ScheduleConfig(Strict):
@@ -162,6 +203,18 @@ class ScheduleConfig(Strict):
         description="epochs at which multistep multiplies lr by gamma"
     )
     gamma: float = Field(0.1, gt=0.0, le=1e3, allow_inf_nan=False)
+    warmup_epochs: int = Field(
+        0, ge=0, le=MAX_EPOCHS,
+        description="raise lr linearly over this many epochs (lr * (e+1)/warmup in epoch e), then "
+        "follow the schedule: cosine over the remaining epochs, multistep at its own milestones")
+
+    @model_validator(mode="after")
+    def _milestones_after_warmup(self) -> ScheduleConfig:
+        early = [m for m in self.milestones if m <= self.warmup_epochs]
+        if self.warmup_epochs and self.kind == "multistep" and early:
+            raise ValueError(f"milestone {early[0]} falls in the warm-up (warmup_epochs = "
+                             f"{self.warmup_epochs}); give milestones after it")
+        return self
 
 
 class ExperimentConfig(Strict):
@@ -218,6 +271,13 @@ class ExperimentConfig(Strict):
                     f"two losses are both shown as {spec.display!r}; give one a distinct label"
                 )
             seen.add(spec.display)
+        return self
+
+    @model_validator(mode="after")
+    def _warmup_within_the_run(self) -> ExperimentConfig:
+        if self.schedule.warmup_epochs >= self.epochs:
+            raise ValueError(f"schedule.warmup_epochs: {self.schedule.warmup_epochs} leaves no epoch "
+                             f"of the schedule in a run of {self.epochs}; give fewer than epochs")
         return self
 
     @property

@@ -1,6 +1,7 @@
 """Networks: the MLP of Zhang et al., the 8-layer CNN of the APL/SCE papers, and the two networks
 of Patel & Sastry's released code (github.com/dbp1994/memorization-pakdd-2021, pakdd_models.py):
-their Inception-small ("Inception-Lite") and ResNet-32.
+their Inception-small ("Inception-Lite") and ResNet-32; the benchmarks' ResNet-34 and
+PreAct-ResNet-18 (``resnet.py``); or a network of the user's own (``usermodel.py``).
 
 Every model takes normalised float images [B, C, H, W] and returns logits [B, K], and every one
 can be built with or without BatchNorm (``model.batchnorm``). Without BatchNorm, a convolution
@@ -18,6 +19,10 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from memtui.resnet import preact_resnet18, resnet34
+from memtui.specs import is_user_arch
+from memtui.usermodel import build_user_model
 
 
 def _norm2d(channels: int, batchnorm: bool) -> nn.Module:
@@ -196,8 +201,14 @@ ARCHITECTURES: dict[str, ModelFactory] = {
     "cnn8": lambda shape, k, cfg: CNN8(shape, k, cfg.batchnorm),
     "resnet32": lambda shape, k, cfg: CifarResNet(shape, k, 32, cfg.batchnorm),
     "inception-small": lambda shape, k, cfg: InceptionSmall(shape, k, cfg.batchnorm),
+    "resnet34": lambda shape, k, cfg: resnet34(shape, k, cfg.batchnorm),
+    "preact-resnet18": lambda shape, k, cfg: preact_resnet18(shape, k, cfg.batchnorm),
 }
 
 
 def build_model(model_config, in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """The network of ``model.arch``: a name of ``ARCHITECTURES``, or a factory of the user's
+    ("package.module:factory", called with the model section's ``options``)."""
+    if is_user_arch(model_config.arch):
+        return build_user_model(model_config.arch, in_shape, num_classes, model_config.options)
     return ARCHITECTURES[model_config.arch](in_shape, num_classes, model_config)

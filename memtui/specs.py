@@ -13,6 +13,7 @@ the names here. Adding a loss is one entry in ``LOSSES`` and one function in ``l
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -30,16 +31,19 @@ class Range:
     low_inclusive: bool = False
     high: float | None = None
     reason: str = ""
+    integer: bool = False  # whole numbers only (an order of a series)
 
     def contains(self, value: float) -> bool:
         if not math.isfinite(value):
             return False
         above = value >= self.low if self.low_inclusive else value > self.low
-        return above and (self.high is None or value <= self.high)
+        whole = not self.integer or float(value).is_integer()
+        return above and whole and (self.high is None or value <= self.high)
 
     def describe(self) -> str:
         low = f"{self.low:g} {'<=' if self.low_inclusive else '<'} x"
         text = f"{low} <= {self.high:g}" if self.high is not None else low
+        text += ", a whole number" if self.integer else ""
         return text + (f" ({self.reason})" if self.reason else "")
 
 
@@ -108,6 +112,15 @@ class Architecture:
 POSITIVE_ALPHA = Range(0.0, reason="the formula divides by alpha")
 GCE_Q = Range(0.0, high=1.0, reason="GCE is defined for 0 < q <= 1; it divides by q")
 WEIGHT = Range(0.0, low_inclusive=True, reason="a weight of the sum")
+GAMMA = Range(0.0, low_inclusive=True, reason="the focusing exponent; 0 gives CE")
+SCALE = Range(0.0, low_inclusive=True, reason="a factor of the loss")
+ASYM_A = Range(0.0, reason="AGCE and AEL need a > 0")
+AUL_A = Range(1.0, reason="AUL needs a > 1: it takes (a - 1)^q")
+ASYM_Q = Range(0.0, reason="the formula divides by q")
+L1_WEIGHT = Range(0.0, low_inclusive=True, reason="the weight of the L1 norm of the network")
+TAYLOR_T = Range(1.0, low_inclusive=True, high=100.0, integer=True, reason="the order of the series")
+POLY_EPS = Range(-1.0, low_inclusive=True, reason="Poly-1 needs 1 + epsilon >= 0")
+ECE_M = Range(0.0, low_inclusive=True, reason="the boost of the largest probability")
 
 
 def _weights(alpha: float, beta: float) -> dict[str, Param]:
@@ -128,6 +141,49 @@ LOSSES: dict[str, Loss] = {
         Loss("nce+rce", "active-passive NCE+RCE", symmetric=True, params=_weights(1.0, 1.0)),
         Loss("nce+mae", "active-passive NCE+MAE (APL's MAE, 1 - p_y)", symmetric=True,
              params=_weights(1.0, 1.0)),
+        # The losses of the comparisons since the paper, with their references' CIFAR-10 defaults
+        # (losses.py names each reference and its MNIST settings).
+        Loss("rce", "reverse cross-entropy, -log(1e-4) sum_{k!=y} p_k (APL)", symmetric=True),
+        Loss("focal", "focal loss, factor (1-p_y)^gamma without gradient (APL)", symmetric=False,
+             params={"gamma": Param(0.5, GAMMA)}),
+        Loss("nfl", "normalized focal loss (APL)", symmetric=True,
+             params={"gamma": Param(0.5, GAMMA), "scale": Param(10.0, SCALE)}),
+        Loss("ngce", "normalized generalized cross-entropy (APL)", symmetric=True,
+             params={"q": Param(0.1, GCE_Q), "scale": Param(1.0, SCALE)}),
+        Loss("nmae", "normalized MAE, (1-p_y)/(2(K-1)) as APL writes it", symmetric=True,
+             params={"scale": Param(1.0, SCALE)}),
+        Loss("nrce", "normalized RCE, (K-1)/4 * RCE as APL writes it", symmetric=True,
+             params={"scale": Param(1.0, SCALE)}),
+        Loss("nfl+rce", "active-passive NFL+RCE (APL)", symmetric=True,
+             params={**_weights(1.0, 1.0), "gamma": Param(0.5, GAMMA)}),
+        Loss("nfl+mae", "active-passive NFL+MAE (APL's MAE, 1 - p_y)", symmetric=True,
+             params={**_weights(1.0, 1.0), "gamma": Param(0.5, GAMMA)}),
+        Loss("ngce+rce", "active-passive NGCE+RCE (APL)", symmetric=True,
+             params={**_weights(1.0, 1.0), "q": Param(0.1, GCE_Q)}),
+        Loss("ngce+mae", "active-passive NGCE+MAE (APL's MAE, 1 - p_y)", symmetric=True,
+             params={**_weights(1.0, 1.0), "q": Param(0.1, GCE_Q)}),
+        Loss("agce", "asymmetric generalized cross-entropy (ALFs)", symmetric=False,
+             params={"a": Param(0.6, ASYM_A), "q": Param(0.6, ASYM_Q)}),
+        Loss("aul", "asymmetric unhinged loss (ALFs)", symmetric=False,
+             params={"a": Param(5.5, AUL_A), "q": Param(3.0, ASYM_Q)}),
+        Loss("ael", "asymmetric exponential loss (ALFs)", symmetric=False,
+             params={"a": Param(2.5, ASYM_A)}),
+        Loss("nce+agce", "NCE + AGCE (ALFs)", symmetric=False,
+             params={**_weights(1.0, 4.0), "a": Param(6.0, ASYM_A), "q": Param(1.5, ASYM_Q)}),
+        Loss("nce+aul", "NCE + AUL (ALFs)", symmetric=False,
+             params={**_weights(1.0, 4.0), "a": Param(6.3, AUL_A), "q": Param(1.5, ASYM_Q)}),
+        Loss("nce+ael", "NCE + AEL (ALFs)", symmetric=False,
+             params={**_weights(1.0, 4.0), "a": Param(5.0, ASYM_A)}),
+        Loss("anl-ce", "active-negative loss NCE+NNCE, + delta * L1 of the weights (ANL)",
+             symmetric=True, params={**_weights(5.0, 5.0), "delta": Param(5e-5, L1_WEIGHT)}),
+        Loss("norm_mse", "normalized squared error (the paper's code)", symmetric=True,
+             params={"alpha": Param(0.1, WEIGHT)}),
+        Loss("tce", "Taylor cross-entropy of order t", symmetric=False,
+             params={"t": Param(2.0, TAYLOR_T)}),
+        Loss("poly1", "Poly-1: CE + epsilon (1 - p_y)", symmetric=False,
+             params={"epsilon": Param(1.0, POLY_EPS)}),
+        Loss("ece+mae", "eps-softmax CE + MAE", symmetric=False,
+             params={**_weights(0.01, 5.0), "m": Param(1e5, ECE_M)}),
     ]
 }
 
@@ -164,5 +220,19 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("resnet32",
                      "ResNet-32 of the paper's code (option-A shortcuts, Kaiming-normal init)"),
         Architecture("inception-small", "Inception-small (Inception-Lite) of the paper's code"),
+        Architecture("resnet34", "ResNet-34 for small images, as CIFAR-N's (kuangliu/pytorch-cifar)"),
+        Architecture("preact-resnet18",
+                     "PreAct-ResNet-18 for small images, as most label-noise papers' "
+                     "(kuangliu/pytorch-cifar)"),
     ]
 }
+
+#: A network of the user's own instead of a name above: ``model.arch = "package.module:factory"``
+#: (memtui/usermodel.py imports and checks it when the experiment starts).
+USER_ARCH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+USER_ARCH_FORM = "'package.module:factory' (a module path, a colon, a callable's name)"
+
+
+def is_user_arch(arch: str) -> bool:
+    """Whether ``arch`` names a factory of the user's ("module:callable"), not a network above."""
+    return ":" in arch

@@ -281,6 +281,13 @@ CASES = [
          "model.widht: unknown key (did you mean 'width'?)"),
     Case("preset", "unknown model", preset_file("[model]\narch = 'mpl'\n"),
          "model.arch: unknown model 'mpl' (did you mean 'mlp'?)"),
+    Case("preset", "own network whose module does not import",
+         preset_file("[model]\narch = 'no_such_module_memtui:net'\n"),
+         "model.arch: cannot import 'no_such_module_memtui' (ModuleNotFoundError"),
+    Case("preset", "own network that does not give [batch, classes] logits",
+         preset_file("[model]\narch = 'torch.nn:Identity'\n"),
+         "model.arch: the model of 'torch.nn:Identity' maps a batch [2, 1, 28, 28] to "
+         "[2, 1, 28, 28]; memtui needs float logits [batch, classes] = [2, 10]"),
     Case("preset", "unknown data set", preset_file("[data]\ndataset = 'mnsit'\n"),
          "data.dataset: unknown data set 'mnsit' (did you mean 'mnist'?)"),
     Case("preset", "unknown label corruption", preset_file("[corruption]\nlabels = 'pairflop'\n"),

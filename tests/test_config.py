@@ -98,7 +98,7 @@ def test_duplicate_display_names_are_refused(losses):
     ({"epoch": 3}, "did you mean 'epochs'"),
     ({"optimizer": {"lrr": 0.1}}, "did you mean 'lr'"),
     ({"data": {"dataset": "mnits"}}, "did you mean 'mnist'"),
-    ({"model": {"arch": "resnet23"}}, "did you mean 'resnet32'"),
+    ({"model": {"arch": "resnet_32"}}, "did you mean 'resnet32'"),
     ({"losses": [{"name": "rl"}]}, "did you mean 'rll'"),
     ({"losses": [{"name": "rll", "params": {"alpa": 0.2}}]}, "did you mean 'alpha'"),
     ({"corruption": {"labels": "symetric"}}, "did you mean 'symmetric'"),

@@ -31,7 +31,7 @@ def test_a_second_implementation_of_a_loss_or_one_without_a_spec_is_refused():
     with pytest.raises(ValueError, match="implemented twice"):
         losses.implements("ce")(losses.cross_entropy)
     with pytest.raises(ValueError, match="no entry in memtui/specs.py"):
-        losses.implements("focal")(losses.cross_entropy)
+        losses.implements("no-such-loss")(losses.cross_entropy)
 
 
 @pytest.mark.parametrize("name", sorted(specs.LOSSES))
@@ -60,8 +60,8 @@ def test_the_model_options_take_their_defaults_and_bounds_from_the_spec():
 def test_the_config_knows_the_names_of_the_spec_table_and_suggests_the_nearest():
     with pytest.raises(ConfigError, match=r"unknown loss 'gcee' \(did you mean 'gce'\?\)"):
         validate({"losses": [{"name": "gcee"}]})
-    with pytest.raises(ConfigError, match=r"unknown model 'resnet3' \(did you mean 'resnet32'\?\)"):
-        validate({"model": {"arch": "resnet3"}})
+    with pytest.raises(ConfigError, match=r"unknown model 'resnet_32' \(did you mean 'resnet32'\?\)"):
+        validate({"model": {"arch": "resnet_32"}})
     with pytest.raises(ConfigError, match=r"unknown data set 'cifar' \(did you mean 'cifar10'\?\)"):
         validate({"data": {"dataset": "cifar"}})
 

@@ -12,6 +12,9 @@ Why the results equal separate training (``tests/test_fused.py`` checks each poi
 - SGD (momentum, weight decay) and Adam update each element from that element's own gradient and
   state, so one optimiser over stacked tensors makes the same update as one optimiser per model
   (all models share one learning-rate schedule);
+- gradient clipping (``optimizer.clip_grad_norm``) scales model i's slices by model i's own total
+  norm, as ``clip_grad_norm_`` on a separate model; a loss's L1 norm of the weights (ANL's delta)
+  is model i's slices' alone;
 - BatchNorm's running statistics are stacked buffers updated in place per model inside vmap;
 - a model the engine has dropped (diverged) is frozen as a separate model would be: its slices of
   parameters, buffers and optimiser state are put back after each step.
@@ -30,7 +33,13 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from memtui.bank.optim import PerSampleLoss, autocast_context, make_optimizer, make_scheduler
+from memtui.bank.optim import (
+    PerSampleLoss,
+    autocast_context,
+    make_optimizer,
+    make_scheduler,
+    weight_l1_of,
+)
 from memtui.config import OptimizerConfig, ScheduleConfig
 
 
@@ -62,6 +71,8 @@ class FusedModels:
             for name, b in initial.named_buffers()
         }
         self.optimizer = make_optimizer(list(self.params.values()), optimizer)
+        self.clip_grad_norm = optimizer.clip_grad_norm
+        self.weight_l1 = [weight_l1_of(loss) for loss in self.losses]
         self.scheduler = make_scheduler(self.optimizer, schedule, epochs)
         self._forward = torch.compile(self._forward_all) if compile else self._forward_all
 
@@ -83,12 +94,28 @@ class FusedModels:
         with autocast_context(self.device, self.precision):
             logits = self._forward(self.params, self.buffers, x)
         losses = [self.losses[i](logits[i], y).mean() for i in active]
+        if any(self.weight_l1[i] for i in active):
+            norms = torch.stack([p.abs().flatten(1).sum(1) for p in self.params.values()]).sum(0)
+            losses = [loss + self.weight_l1[i] * norms[i] if self.weight_l1[i] else loss
+                      for loss, i in zip(losses, active)]
         self.optimizer.zero_grad(set_to_none=True)
         torch.stack(losses).sum().backward()
+        if self.clip_grad_norm is not None:
+            self._clip_each_model(self.clip_grad_norm)
         self.optimizer.step()
         if saved is not None:
             self._restore(frozen, saved)
         return [loss.detach() for loss in losses]
+
+    @torch.no_grad()
+    def _clip_each_model(self, max_norm: float) -> None:
+        """clip_grad_norm_ per model: model i's slices of every gradient, scaled together by
+        max_norm / (their total L2 norm + 1e-6) where that is below 1, as torch's function."""
+        grads = [p.grad for p in self.params.values() if p.grad is not None]
+        norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads])
+        coef = (max_norm / (torch.linalg.vector_norm(norms, dim=0) + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(coef.view(-1, *([1] * (g.dim() - 1))).to(g.dtype))
 
     def logits(self, index: int, x: torch.Tensor) -> torch.Tensor:
         params = {name: p[index] for name, p in self.params.items()}

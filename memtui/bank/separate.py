@@ -16,8 +16,11 @@ from memtui.bank.optim import (
     LossStepError,
     PerSampleLoss,
     autocast_context,
+    clip_gradients,
     make_optimizer,
     make_scheduler,
+    weight_l1_of,
+    weights_l1,
 )
 from memtui.config import OptimizerConfig, ScheduleConfig
 
@@ -41,6 +44,8 @@ class SeparateModels:
             for model in self.models:
                 model.to(memory_format=torch.channels_last)
         self.optimizers = [make_optimizer(m.parameters(), optimizer) for m in self.models]
+        self.clip_grad_norm = optimizer.clip_grad_norm
+        self.weight_l1 = [weight_l1_of(loss) for loss in self.losses]
         self.schedulers = [make_scheduler(o, schedule, epochs) for o in self.optimizers]
         self.device = next(initial.parameters()).device
         self.precision = precision
@@ -61,8 +66,11 @@ class SeparateModels:
                 with autocast_context(self.device, self.precision):
                     logits = self.forwards[i](x)
                 loss = self.losses[i](logits, y).mean()
+                if self.weight_l1[i]:
+                    loss = loss + self.weight_l1[i] * weights_l1(self.models[i].parameters())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                clip_gradients(self.models[i].parameters(), self.clip_grad_norm)
                 optimizer.step()
             except Exception as exc:  # one model failing must not stop the others
                 optimizer.zero_grad(set_to_none=True)
