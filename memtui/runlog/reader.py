@@ -20,6 +20,8 @@ from memtui.runlog.layout import (
     ERROR_LOG,
     METRICS_FILE,
     SUMMARY_FILE,
+    is_run_file,
+    open_run_file,
     read_json_object,
 )
 from memtui.runlog.records import EPOCH_METRICS, RecordDecoder, run_finished, run_started
@@ -83,11 +85,13 @@ def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int
     the next call, so a reader following a live run never sees half a record.
     """
     try:
-        with path.open("rb") as fh:
+        with open_run_file(path) as fh:
             fh.seek(offset)
             chunk = fh.read()
     except FileNotFoundError:
         return [], offset
+    except OSError as exc:
+        raise RunDirError(f"{path} cannot be read ({exc.strerror})") from None
     end = chunk.rfind(b"\n") + 1
     records = []
     for number, line in enumerate(chunk[:end].splitlines(), start=1):
@@ -103,17 +107,25 @@ def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int
     return records, offset + end
 
 
+def check_run_dir(path: Path, what: str = "run directory") -> None:
+    """RunDirError unless ``path`` is a directory, saying what it is instead."""
+    if path.is_dir():
+        return
+    if path.exists():
+        raise RunDirError(f"{path} is a file, not a {what}")
+    raise RunDirError(f"{what} {path} does not exist")
+
+
 def read_run(path: Path) -> RunRecord:
     """A run directory's files, checked: a RunDirError naming the file and field otherwise."""
     path = Path(path)
-    if not path.is_dir():
-        raise RunDirError(f"run directory {path} does not exist")
-    if not (path / CONFIG_FILE).is_file():
+    check_run_dir(path)
+    if not is_run_file(path / CONFIG_FILE):
         raise RunDirError(f"{path} is not a memtui run directory (no {CONFIG_FILE})")
     meta = _read_json(path / CONFIG_FILE)
     check_meta(meta, path / CONFIG_FILE)
     records, _ = read_metrics(path / METRICS_FILE)
-    summary = _read_json(path / SUMMARY_FILE) if (path / SUMMARY_FILE).is_file() else None
+    summary = _read_json(path / SUMMARY_FILE) if is_run_file(path / SUMMARY_FILE) else None
     if summary is not None:
         check_summary(summary, path / SUMMARY_FILE)
     return RunRecord(path, meta, records, summary)
