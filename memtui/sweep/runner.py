@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from memtui.config import to_toml
-from memtui.errors import ConfigError, RunDirError
+from memtui.config import config_warnings, to_toml
+from memtui.errors import ConfigError, RunDirError, printable
 from memtui.sweep.cell import CELL_TOML, is_complete
 from memtui.sweep.driver import Driver, SweepDisplay
 from memtui.sweep.grid import Grid, grid_source, load_grid
@@ -118,6 +118,13 @@ def prepare_sweep(grid_file: Path | None, out: Path | None = None, parallel: int
                           "SWEEP_DIR")
     grid = load_grid(grid_file, cli_overrides=overrides)
     grid_text, _, _ = grid_source(grid_file)
+    warned: dict[str, list[str]] = {}
+    for grid_cell in grid.cells:
+        for warning in config_warnings(grid_cell.config):
+            warned.setdefault(warning, []).append(grid_cell.name)
+    for warning, cells in warned.items():
+        print(f"memtui: warning: {printable(warning)} ({len(cells)} of {len(grid.cells)} cells, "
+              f"e.g. {cells[0]})", file=sys.stderr)
     if dry_run:
         sys.stdout.write(describe_cells(grid))
         return None
