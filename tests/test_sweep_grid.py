@@ -154,3 +154,32 @@ def test_a_missing_grid_file_and_a_resume_of_a_non_sweep_are_refused(tmp_path, m
     assert code == 2 and "did you mean 'noise-grid'" in err and err.count("\n") == 1
     code, _, err = call_main(monkeypatch, capsys, "sweep", "--resume", str(tmp_path))
     assert code == 2 and "is not a memtui sweep directory" in err
+
+
+def test_a_grid_past_the_cell_limit_is_refused_from_its_axes_before_any_cell_is_built(
+        tmp_path, monkeypatch):
+    from memtui.sweep import grid as grid_module
+
+    built = []
+    monkeypatch.setattr(grid_module, "validate", lambda *a, **k: built.append(a))
+    axes = "".join(f"{axis} = {list(range(1, 101))}\n" for axis in ("seed", "epochs", "batch_size"))
+    path = tmp_path / "huge.toml"
+    path.write_text(f"base = 'demo'\n[grid]\n{axes}")
+    with pytest.raises(grid_module.ConfigError) as refused:
+        load_grid(path)
+    assert str(refused.value).endswith(
+        "the grid has 1,000,000 cells (100 seed x 100 epochs x 100 batch_size); at most 10,000 "
+        "are allowed: drop an axis or some of its values")
+    assert built == []
+
+
+def test_pair_flip_cells_above_half_are_listed_with_one_warning_per_rate(tmp_path, monkeypatch,
+                                                                          capsys):
+    (tmp_path / "tiny.toml").write_text(TINY_GRID)
+    code, _out, err = call_main(monkeypatch, capsys, "sweep", str(tmp_path / "tiny.toml"),
+                                "--dry-run")
+    assert code == 0
+    assert err.splitlines() == [
+        "memtui: warning: corruption.noise = 0.6 with pairflip labels: above 0.5 most images of "
+        "each flipped class carry their pair's label, so the wrong class is the majority there "
+        "(2 of 8 cells, e.g. labels-pairflip_noise-0.6_seed-0)"]
