@@ -657,7 +657,8 @@ def render_catalogue(rows: list[tuple[Case, str]]) -> str:
         "",
         "Every bad input we have tried, and memtui's answer: one line on stderr (for a "
         "fault that strikes a running run, its last line), exit code "
-        "2 (1 where the machine failed, not the input, as marked), no traceback, and no file of an existing run directory changed; or, in the rows "
+        "2 (1 where the machine failed, not the input, as marked), no traceback, and no file of "
+        "an existing run directory changed; or, in the rows "
         "marked *accepted*, not an error at all: what memtui does instead, with exit code 0 and "
         "no traceback. Each row is a case of "
         "`tests/test_bad_inputs.py`, which checks exactly this; the answers below are what it "
