@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from memtui import specs
-from memtui.errors import ConfigError, did_you_mean
+from memtui.errors import ConfigError, did_you_mean, printable
 from memtui.overrides import FLAG_OF_FIELD
 from memtui.presets import DEFAULT_PRESET, read_preset_document
 from memtui.specs import ARCHITECTURES, DATASETS, LOSSES, InputMode, LabelMode, Param
@@ -405,7 +405,7 @@ def validate(document: dict[str, Any], source: str = "", field_names: dict[str, 
         return ExperimentConfig.model_validate(document)
     except ValidationError as err:
         prefix = f"{source}: " if source else ""
-        raise ConfigError(prefix + _describe(err, field_names)) from None
+        raise ConfigError(printable(prefix + _describe(err, field_names))) from None
 
 
 def config_warnings(config: ExperimentConfig) -> list[str]:

@@ -234,6 +234,18 @@ def edit(path_in_run: str, content: bytes | None) -> Callable[[Path, Path], None
     return setup
 
 
+def last_epoch_lost(how: str) -> Callable[[Path, Path], None]:
+    """metrics.jsonl without the lines of its last epoch: removed, or overwritten with NUL bytes
+    (what a crash can leave on some file systems)."""
+    def setup(_tmp: Path, run: Path) -> None:
+        metrics = run / "metrics.jsonl"
+        lines = metrics.read_bytes().splitlines(keepends=True)
+        last = [line for line in lines if json.loads(line)["epoch"] == 2]
+        kept = b"".join(lines[:len(lines) - len(last)])
+        metrics.write_bytes(kept if how == "removed" else kept + bytes(len(b"".join(last))))
+    return setup
+
+
 def not_a_file(name: str, kind: str) -> Callable[[Path, Path], None]:
     """The run's file ``name`` replaced by a directory or a FIFO of the same name."""
     def setup(_tmp: Path, run: Path) -> None:
@@ -425,6 +437,9 @@ CASES = [
     Case("run dir", "resume a file, not a directory",
          lambda _tmp, run: ["run", "--resume", str(run / "config.json")],
          "config.json is a file, not a run directory"),
+    Case("run dir", "resume a run whose metrics.jsonl lost its last epoch's lines",
+         resume_args("--epochs", "5"), "metrics.jsonl holds 1 whole epoch(s), but summary.json "
+         "counts 2", setup=last_epoch_lost("removed")),
     Case("run dir", "resume a run whose metrics.jsonl is a FIFO", resume_args("--epochs", "5"),
          "metrics.jsonl is a FIFO (named pipe), not a file; move it aside",
          setup=not_a_file("metrics.jsonl", "fifo")),
@@ -476,6 +491,9 @@ CASES = [
     Case("watch", "summary.json that is a directory", on_run("watch"),
          "summary.json is a directory, not a file; move it aside",
          setup=not_a_file("summary.json", "directory")),
+    Case("watch", "a completed run whose metrics.jsonl ends in NUL bytes over its last epoch",
+         on_run("watch"), "metrics.jsonl holds 1 whole epoch(s), but summary.json counts 2",
+         setup=last_epoch_lost("zeroed")),
     Case("watch", "an empty directory",
          lambda tmp, _run: (tmp.joinpath("empty").mkdir(), ["watch", str(tmp / "empty")])[1],
          "is not a memtui run directory (no config.json)"),
@@ -514,6 +532,12 @@ CASES = [
     Case("report", "summary.json that is a FIFO", on_run("report"),
          "summary.json is a FIFO (named pipe), not a file; move it aside",
          setup=not_a_file("summary.json", "fifo")),
+    Case("report", "a completed run whose metrics.jsonl lost its last epoch's lines",
+         on_run("report"), "metrics.jsonl holds 1 whole epoch(s), but summary.json counts 2: the "
+         "log lost epoch 2", setup=last_epoch_lost("removed")),
+    Case("report", "a completed run whose metrics.jsonl was deleted", on_run("report"),
+         "metrics.jsonl holds 0 whole epoch(s), but summary.json counts 2: the log lost epochs 1-2",
+         setup=edit("metrics.jsonl", None)),
     Case("report", "one run given twice (`report RUN ./RUN/`)",
          lambda _tmp, run: ["report", str(run), f"{run}/", "-f", "csv"],
          "each directory is reported once", accepted=True, prints=each_run_once),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from memtui.errors import RunDirError
-from memtui.events import Event
+from memtui.events import EpochEnded, Event
 from memtui.runlog.layout import (
     CONFIG_FILE,
     ERROR_LOG,
@@ -57,6 +57,11 @@ class RunRecord:
         """The events recorded in metrics.jsonl, in order (RunStarted and RunFinished aside)."""
         decoder = RecordDecoder(self.version, self.loss_labels, int(self.config.get("epochs", 0)))
         return decoder.decode(self.records, str(self.path / METRICS_FILE))
+
+    @property
+    def logged_epochs(self) -> int:
+        """The last epoch metrics.jsonl holds whole (every loss's line and its end)."""
+        return max((e.epoch for e in self.events() if isinstance(e, EpochEnded)), default=0)
 
     def replay(self) -> list[Event]:
         """Every event of the run as the engine emitted it (progress aside)."""
@@ -128,4 +133,17 @@ def read_run(path: Path) -> RunRecord:
     summary = _read_json(path / SUMMARY_FILE) if is_run_file(path / SUMMARY_FILE) else None
     if summary is not None:
         check_summary(summary, path / SUMMARY_FILE)
-    return RunRecord(path, meta, records, summary)
+    record = RunRecord(path, meta, records, summary)
+    counted = (summary or {}).get("epochs_completed")
+    if isinstance(counted, int) and counted > record.logged_epochs:
+        raise RunDirError(lost_epochs(path, record.logged_epochs, counted, SUMMARY_FILE))
+    return record
+
+
+def lost_epochs(path: Path, logged: int, counted: int, counter: str) -> str:
+    """Why a run directory whose log ends before the epoch its summary or checkpoint counts is
+    refused: reported or resumed, it would show those epochs as done, with no metrics."""
+    lost = f"epoch {counted}" if counted == logged + 1 else f"epochs {logged + 1}-{counted}"
+    return (f"{path / METRICS_FILE} holds {logged} whole epoch(s), but {counter} counts {counted}: "
+            f"the log lost {lost} (its last lines cut, overwritten or deleted) and they cannot "
+            "be rebuilt; restore the file, or start the run again")
