@@ -17,7 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from memtui.control import EXIT_CODES
-from memtui.errors import ConfigError, MemtuiError, printable
+from memtui.errors import ConfigError, MemtuiError, RunWriteError, printable
 from memtui.overrides import (
     OVERRIDES,
     SWEEP_OVERRIDES,
@@ -341,7 +341,7 @@ def main() -> None:
         status = 130
     except MemtuiError as exc:
         _say(f"memtui: error: {printable(str(exc))}")
-        status = 2
+        status = 1 if isinstance(exc, RunWriteError) else 2  # the machine failed, not the input
     except BrokenPipeError:
         status = 1  # the reader went away (`| head`); the run's files are written regardless
     except OSError as exc:

@@ -171,6 +171,27 @@ def full_disk(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(Checkpoint, "save", save)
 
 
+def file_size_limit(patch: pytest.MonkeyPatch) -> None:
+    """A real file-size limit (`ulimit -f`, RLIMIT_FSIZE) of 4 KiB while a checkpoint is written:
+    the kernel refuses the write past it with EFBIG. Only around the write, so that pytest's own
+    files are not limited."""
+    import resource
+
+    from memtui.checkpoint import Checkpoint
+
+    real = Checkpoint.save
+
+    def save(self, run_dir):
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+        try:
+            return real(self, run_dir)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+    patch.setattr(Checkpoint, "save", save)
+
+
 class GonePipe:
     """stdout of `memtui run --no-ui | head -3` once head has exited."""
 
@@ -412,12 +433,16 @@ CASES = [
     # -- the machine -----------------------------------------------------------------------------
     Case("machine", "a full disk (the checkpoint cannot be written)",
          preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\ncheckpoint_seconds = 0\n")),
-         "cannot write …/out/checkpoint.pt (No space left on device)", patch=full_disk,
-         makes_run=True, check=no_partial_files),
+         "cannot write …/out/checkpoint.pt (No space left on device, ENOSPC: disk full)",
+         patch=full_disk, makes_run=True, check=no_partial_files, code=1),
+    Case("machine", "a file-size limit under the checkpoint (`ulimit -f`, a real one)",
+         preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\ncheckpoint_seconds = 0\n")),
+         "cannot write …/out/checkpoint.pt (File too large, EFBIG: over the file-size limit, see "
+         "ulimit -f)", patch=file_size_limit, makes_run=True, check=no_partial_files, code=1),
     Case("machine", "a full disk under metrics.jsonl",
          preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 3\n")),
-         "cannot write the run log in …/out (No space left on device)",
-         patch=full_disk_under_the_log, makes_run=True,
+         "cannot write the run log in …/out (No space left on device, ENOSPC: disk full)",
+         patch=full_disk_under_the_log, makes_run=True, code=1,
          check=lambda tmp: new_run_ended("failed", 1)(tmp / "run")),
     Case("machine", "stdout a closed pipe (`memtui run --no-ui | head -3` after head exits)",
          preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\n")),
