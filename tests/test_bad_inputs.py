@@ -465,6 +465,16 @@ CASES = [
     Case("run dir", "resume a run whose metrics.jsonl lost its last epoch's lines",
          resume_args("--epochs", "5"), "metrics.jsonl holds 1 whole epoch(s), but summary.json "
          "counts 2", setup=last_epoch_lost("removed")),
+    Case("run dir", "resume a killed run whose metrics.jsonl ends in NUL bytes over the "
+         "checkpoint's epoch", resume_args("--epochs", "5"),
+         "metrics.jsonl holds 1 whole epoch(s), but checkpoint.pt counts 2: the log lost epoch 2",
+         setup=lambda tmp, run: (edit("summary.json", None)(tmp, run),
+                                 last_epoch_lost("zeroed")(tmp, run))),
+    Case("run dir", "resume a killed run whose metrics.jsonl was deleted",
+         resume_args("--epochs", "5"),
+         "metrics.jsonl holds 0 whole epoch(s), but checkpoint.pt counts 2: the log lost epochs 1-2",
+         setup=lambda tmp, run: (edit("summary.json", None)(tmp, run),
+                                 edit("metrics.jsonl", None)(tmp, run))),
     Case("run dir", "resume a run whose metrics.jsonl is a FIFO", resume_args("--epochs", "5"),
          "metrics.jsonl is a FIFO (named pipe), not a file; move it aside",
          setup=not_a_file("metrics.jsonl", "fifo")),
@@ -495,7 +505,8 @@ CASES = [
     Case("run dir", "resume a run that completed all its epochs", resume_args(),
          "completed all 2 epochs; pass --epochs N with N > 2"),
     Case("run dir", "resume with fewer epochs than done", resume_args("--epochs", "1"),
-         "--epochs: the run has completed 2 epochs already"),
+         "--epochs: the run has completed 2 epochs already, so 1 would train none; give more "
+         "than 2 to extend it"),
     Case("run dir", "extend a run whose learning rate followed a cosine schedule",
          resume_args("--epochs", "5"), "--epochs cannot extend a run with a cosine schedule",
          setup=lambda _tmp, run: (run / "config.json").write_text(
