@@ -7,6 +7,7 @@ The file is written to a temporary name and renamed, so a kill leaves the previo
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,12 @@ class Checkpoint:
     def save(self, run_dir: Path) -> Path:
         path = Path(run_dir) / CHECKPOINT_FILE
         payload = {"version": CHECKPOINT_VERSION, **self.__dict__}
+        # Serialised in memory first: a write that fails inside torch.save (a full disk, a
+        # file-size limit) surfaces as a RuntimeError ("unexpected pos") that hides its OSError.
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
         with atomic_write(path, "wb") as fh:
-            torch.save(payload, fh)
+            fh.write(buffer.getbuffer())
         return path
 
     @classmethod

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from memtui.checkpoint import CHECKPOINT_FILE, Checkpoint
-from memtui.errors import RunWriteError
+from memtui.errors import RunWriteError, os_reason
 
 
 class Checkpointer:
@@ -49,7 +49,9 @@ class Checkpointer:
         try:
             self.boundary.save(self.run_dir)
         except OSError as exc:
+            kept = (f"; the checkpoint of epoch {self.saved_epoch} is kept" if self.saved_epoch > 0
+                    else "")
             raise RunWriteError(f"cannot write {self.run_dir / CHECKPOINT_FILE} "
-                                f"({exc.strerror or exc})") from exc
+                                f"({os_reason(exc)}){kept}") from exc
         self.saved_epoch = self.boundary.epochs_completed
         self.saved_at = time.monotonic()

@@ -6,7 +6,9 @@ Commands import what they need when they run, so `memtui --help`, `presets`, `wa
 
 from __future__ import annotations
 
+import errno
 import inspect
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from memtui.control import EXIT_CODES
-from memtui.errors import ConfigError, MemtuiError
+from memtui.errors import ConfigError, MemtuiError, RunWriteError, printable
 from memtui.overrides import (
     OVERRIDES,
     SWEEP_OVERRIDES,
@@ -98,7 +100,7 @@ def run(
     completed epoch; `memtui run --resume RUN_DIR` continues.
     """
     from memtui import session
-    from memtui.config import apply_overrides, load_preset
+    from memtui.config import apply_overrides, config_warnings, load_preset
 
     use_ui = not no_ui and can_draw()
     if resume is not None:
@@ -111,6 +113,8 @@ def run(
         prepared = session.resume_run(resume, epochs=resumed_epochs, overrides=fields)
     else:
         config = apply_overrides(load_preset(preset or DEFAULT_PRESET), to_fields(given))
+        for warning in config_warnings(config):
+            _say(f"memtui: warning: {printable(warning)}")
         prepared = session.start_run(config)
     if prepared.notice:
         _say(f"memtui: {prepared.notice}")
@@ -178,7 +182,8 @@ def watch(
     the others as series labelled by what differs."""
     from memtui.tui.launch import run_watch, run_watch_default
 
-    raise typer.Exit(run_watch(list(run_dirs)) if run_dirs else run_watch_default())
+    distinct = _distinct(run_dirs or [], local=os.path.exists)  # user@host:path is not local
+    raise typer.Exit(run_watch(distinct) if distinct else run_watch_default())
 
 
 @app.command("ls")
@@ -221,7 +226,16 @@ def report(
     curves."""
     from memtui.report import report_runs
 
-    report_runs(run_dirs, format, plot, long=long)
+    report_runs(_distinct(run_dirs), format, plot, long=long)
+
+
+def _distinct(paths: list[Any], local: Callable[[Any], bool] = lambda _path: True) -> list[Any]:
+    """The paths in order, each local directory once however it was spelled (``run``,
+    ``./run/``, a link to it, or a glob that matched it twice)."""
+    seen: dict[str, Any] = {}
+    for path in paths:
+        seen.setdefault(os.path.realpath(path) if local(path) else str(path), path)
+    return list(seen.values())
 
 
 @app.command()
@@ -358,15 +372,17 @@ def main() -> None:
             print(context.get_help())  # `memtui` alone: help, as before
             status = 0
         else:
-            print(f"memtui: error: {_usage_error_line(exc, context)}", file=sys.stderr)
+            _say(f"memtui: error: {printable(_usage_error_line(exc, context))}")
             status = 2
     except typer.Abort:
         status = 130
     except MemtuiError as exc:
-        _say(f"memtui: error: {exc}")
-        status = 2
+        _say(f"memtui: error: {printable(str(exc))}")
+        status = 1 if isinstance(exc, RunWriteError) else 2  # the machine failed, not the input
     except BrokenPipeError:
         status = 1  # the reader went away (`| head`); the run's files are written regardless
+    except OSError as exc:
+        status = _os_error(exc)
     _quiet_closed_streams()
     # Everything is written. With torch loaded, the interpreter's collections at exit take
     # about a second on two cores; frozen objects are skipped by them (and still freed).
@@ -376,11 +392,31 @@ def main() -> None:
     sys.exit(status if isinstance(status, int) else 0)
 
 
+#: OS errors about a path the user gave (exit 2), and about the machine (exit 1): a full disk,
+#: a file-size limit, stdout to /dev/full. Any other OSError is a bug and keeps its traceback.
+_PATH_ERRNOS = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EACCES,
+                errno.EPERM, errno.EROFS}
+_MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _os_error(exc: OSError) -> int:
+    """One line for an OSError that escaped a command: the path when it has one (a name too
+    long for the file system, say), else the output it was writing (stdout, or a file)."""
+    if exc.errno not in _PATH_ERRNOS | _MACHINE_ERRNOS:
+        raise exc
+    reason = exc.strerror or os.strerror(exc.errno or 0)
+    if exc.filename is not None:
+        name = str(exc.filename)
+        shown = name if len(name) <= 80 else f"{name[:40]}…{name[-20:]} ({len(name):,} characters)"
+        _say(f"memtui: error: cannot use {printable(shown)} ({reason})")
+    else:
+        _say(f"memtui: error: cannot write the output ({reason})")
+    return 2 if exc.errno in _PATH_ERRNOS else 1
+
+
 def _quiet_closed_streams() -> None:
     """Flush stdout and stderr now; if either is a closed pipe, point it at /dev/null so that
     Python's own flush at exit does not print 'Exception ignored ... BrokenPipeError'."""
-    import os
-
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if stream is None:

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from memtui import specs
-from memtui.errors import ConfigError, did_you_mean
+from memtui.errors import ConfigError, did_you_mean, printable
 from memtui.overrides import FLAG_OF_FIELD
 from memtui.presets import DEFAULT_PRESET, read_preset_document
 from memtui.specs import ARCHITECTURES, DATASETS, LOSSES, InputMode, LabelMode, Param
@@ -34,6 +34,17 @@ MAX_EPOCHS = 10**6
 MAX_SEED = 2**32 - 1
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+#: Control characters (NUL, ESC, ...): a name shown in a terminal must not drive it.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown_text(value: str | None, allowed: str = "") -> str | None:
+    """A name or label as typed, unless it holds a control character (but ``allowed``)."""
+    found = CONTROL.search(value.translate({ord(c): " " for c in allowed})) if value else None
+    if found:
+        raise ValueError(f"contains the control character {ascii(found.group())}; use printable "
+                         "text")
+    return value
 
 
 class Strict(BaseModel):
@@ -143,6 +154,11 @@ class LossSpec(Strict):
     name: str = Field(description="a loss of the spec table: " + ", ".join(LOSSES))
     label: str | None = Field(None, description="display name; defaults to the name in capitals")
     params: dict[str, float] = Field(default_factory=dict, description="overrides of its defaults")
+
+    @field_validator("label")
+    @classmethod
+    def _printable_label(cls, value: str | None) -> str | None:
+        return _shown_text(value)
 
     @field_validator("name")
     @classmethod
@@ -254,6 +270,24 @@ class ExperimentConfig(Strict):
         "auto", description="separate models per loss, or all stacked into one fused computation; "
         "auto picks the faster for the device")
     compile: bool = Field(False, description="torch.compile the training step (CUDA)")
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, value: str) -> str:
+        return _shown_text(value) or value
+
+    @field_validator("description")
+    @classmethod
+    def _printable_description(cls, value: str) -> str:
+        return _shown_text(value, allowed="\n\t") or value
+
+    @field_validator("out", mode="before")
+    @classmethod
+    def _named_out(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("an empty path; give a directory, e.g. runs/mine (or leave it out "
+                             "for runs/<timestamp>-<name>)")
+        return value
 
     @field_validator("device")
     @classmethod
@@ -371,7 +405,19 @@ def validate(document: dict[str, Any], source: str = "", field_names: dict[str, 
         return ExperimentConfig.model_validate(document)
     except ValidationError as err:
         prefix = f"{source}: " if source else ""
-        raise ConfigError(prefix + _describe(err, field_names)) from None
+        raise ConfigError(printable(prefix + _describe(err, field_names))) from None
+
+
+def config_warnings(config: ExperimentConfig) -> list[str]:
+    """What a valid experiment does that its author may not expect, a line each (shown as
+    ``memtui: warning: ...`` before it runs; nothing is refused)."""
+    found = []
+    noise = config.corruption.noise
+    if config.corruption.labels == "pairflip" and noise > 0.5:
+        found.append(f"corruption.noise = {noise:g} with pairflip labels: above 0.5 most images "
+                     "of each flipped class carry their pair's label, so the wrong class is the "
+                     "majority there")
+    return found
 
 
 def load_preset(ref: str = DEFAULT_PRESET) -> ExperimentConfig:

@@ -74,8 +74,14 @@ def load(name: str, data_dir: Path | None = None) -> DataSplit:
 
 
 def take_subset(split: DataSplit, train: int | None, test: int | None, seed: int) -> DataSplit:
-    """A fixed random subset of the training and/or test set (the same for every loss)."""
+    """A fixed random subset of the training and/or test set (the same for every loss). A
+    subset larger than its set is refused: the run would train on less than its config says."""
     gen = torch.Generator().manual_seed(seed)
+    for field, flag, n, have, part in (("subset", "--subset", train, len(split.train_y), "training"),
+                                       ("test_subset", None, test, len(split.test_y), "test")):
+        if n is not None and n > have:
+            raise DataError(f"data.{field}{f' ({flag})' if flag else ''}: {n:,} images asked, "
+                            f"but {split.name} has {have:,} {part} images; give at most {have:,}")
 
     def pick(x: torch.Tensor, y: torch.Tensor, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         if n is None or n >= len(y):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from memtui.errors import RunWriteError
+from memtui.errors import RunWriteError, os_reason
 from memtui.events import Event, RunFinished, Sink
 
 
@@ -33,7 +33,7 @@ class Fanout:
                 if sink.critical:
                     if isinstance(exc, OSError):  # the run log could not be written
                         raise RunWriteError(f"cannot write the run log in {self.run_dir} "
-                                            f"({exc.strerror or exc})") from exc
+                                            f"({os_reason(exc)})") from exc
                     raise
                 # A display that broke must not end the training it displays; the run log goes
                 # on. That covers SystemExit too: Rich raises it when its stream is a closed pipe
@@ -50,7 +50,7 @@ class Fanout:
                 sink.handle(finished)
             except BaseException as exc:  # noqa: BLE001 - the run is over; record, never raise
                 if sink.critical and error is None:
-                    reason = exc.strerror if isinstance(exc, OSError) else None
+                    reason = os_reason(exc) if isinstance(exc, OSError) else None
                     error = (f"cannot write the summary in {self.run_dir} "
                              f"({reason or type(exc).__name__})")
         return error

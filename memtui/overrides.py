@@ -44,7 +44,7 @@ OVERRIDES: tuple[Override, ...] = (
              in_sweep=True, example="~/data"),
     Override("--subset", "data.subset", int,
              "Train on a fixed random subset of this many training images.", example="10000"),
-    Override("--out", "out", Path, "Run directory to write (default runs/<timestamp>-<preset>).",
+    Override("--out", "out", str, "Run directory to write (default runs/<timestamp>-<preset>).",
              example="runs/mine"),
     Override("--threads", "threads", int,
              "CPU threads to train with (default 1: fastest when other processes share the cores).",

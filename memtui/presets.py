@@ -64,8 +64,12 @@ def read_preset_document(ref: str) -> tuple[dict[str, Any], str]:
         text = _preset_root().joinpath(f"{ref}.toml").read_text("utf-8")
         source = f"preset {ref!r}"
     try:
-        return tomllib.loads(text), source
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+    if not document:  # an empty file would run every default under the name "custom"
+        raise ConfigError(f"{source} is empty: it sets no option; start from a shipped preset "
+                          "(`memtui presets show demo` prints one)")
+    return document, source
 
 

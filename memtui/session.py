@@ -40,9 +40,11 @@ from memtui.runlog import (
     RunLogWriter,
     create_run_dir,
     default_run_dir,
+    is_run_file,
     lock_run_dir,
     read_run,
 )
+from memtui.runlog.reader import lost_epochs
 
 #: CPU threads a run trains with unless told (--threads, or ``threads`` in a preset). One: on a
 #: machine whose cores are shared, more threads than free cores made training several times
@@ -213,18 +215,24 @@ def _resumed_config(run_dir: Path, epochs: int | None, overrides: dict | None, r
     restarted from epoch 0) instead of an error."""
     record = read_run(run_dir)
     config = validate(record.config, source=f"{run_dir}/{CONFIG_FILE}")
-    checkpoint = (None if restart and not (run_dir / CHECKPOINT_FILE).exists()
+    checkpoint = (None if restart and not is_run_file(run_dir / CHECKPOINT_FILE)
                   else Checkpoint.load(run_dir))
     done = checkpoint.epochs_completed if checkpoint is not None else 0
+    if record.logged_epochs < done:  # resumed, the log would have a hole for good
+        raise RunDirError(lost_epochs(run_dir, record.logged_epochs, done, CHECKPOINT_FILE))
     if epochs is not None and epochs <= done:
-        raise ConfigError(f"--epochs: the run has completed {done} epochs already; give a larger "
-                          "total to extend it")
+        way_on = (f"leave --epochs out to finish its {config.epochs}" if done < config.epochs
+                  else f"give more than {done} to extend it")
+        raise ConfigError(f"--epochs: the run has completed {done} epochs already, so {epochs} "
+                          f"would train none; {way_on}")
     if epochs is None and done >= config.epochs:
         raise ConfigError(f"the run in {run_dir} completed all {config.epochs} epochs; pass "
                           f"--epochs N with N > {config.epochs} to extend it")
     if epochs not in (None, config.epochs) and config.schedule.kind == "cosine":
-        raise ConfigError("--epochs cannot extend a run with a cosine schedule: its learning rate "
-                          f"was annealed to 0 over {config.epochs} epochs; start a new run instead")
+        change = "extend" if epochs and epochs > config.epochs else "shorten"
+        raise ConfigError(f"--epochs cannot {change} a run with a cosine schedule: its learning "
+                          f"rate anneals to 0 over its {config.epochs} epochs; start a new run "
+                          "instead")
     config = apply_overrides(config, {"epochs": epochs, **(overrides or {})})
     return config, checkpoint
 

@@ -1,7 +1,8 @@
 """The bad-input catalogue: every bad input we know of, and what memtui answers.
 
 Each case runs the real command line in-process. The answer must be exactly one line on stderr
-("memtui: error: ..." naming the field and what would be valid), exit code 2, no traceback, and
+("memtui: error: ..." naming the field and what would be valid), exit code 2 (1 where the machine
+failed: a full disk), no traceback, and
 no file of an existing run directory changed. docs/bad-inputs.md is this table rendered; regenerate
 it with `MEMTUI_WRITE_CATALOGUE=1 pytest tests/test_bad_inputs.py` and commit the result.
 """
@@ -57,6 +58,9 @@ class Case:
     check: Callable[[Path], None] | None = None  # what must hold of the run dir afterwards
     patch: Callable[[pytest.MonkeyPatch], None] | None = None  # a fault of the machine
     makes_run: bool = False  # the run starts (and its directory stays) before the fault
+    code: int = 2  # 1 where the machine failed (a full disk), not the input
+    says: str | None = None  # for an accepted input: a line it must print on stderr
+    prints: Callable[[str], None] | None = None  # for an accepted input: what holds of stdout
 
 
 def preset_file(text: str) -> Callable[[Path, Path], list[str]]:
@@ -167,6 +171,27 @@ def full_disk(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(Checkpoint, "save", save)
 
 
+def file_size_limit(patch: pytest.MonkeyPatch) -> None:
+    """A real file-size limit (`ulimit -f`, RLIMIT_FSIZE) of 4 KiB while a checkpoint is written:
+    the kernel refuses the write past it with EFBIG. Only around the write, so that pytest's own
+    files are not limited."""
+    import resource
+
+    from memtui.checkpoint import Checkpoint
+
+    real = Checkpoint.save
+
+    def save(self, run_dir):
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+        try:
+            return real(self, run_dir)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+    patch.setattr(Checkpoint, "save", save)
+
+
 class GonePipe:
     """stdout of `memtui run --no-ui | head -3` once head has exited."""
 
@@ -230,6 +255,59 @@ def edit(path_in_run: str, content: bytes | None) -> Callable[[Path, Path], None
     return setup
 
 
+def last_epoch_lost(how: str) -> Callable[[Path, Path], None]:
+    """metrics.jsonl without the lines of its last epoch: removed, or overwritten with NUL bytes
+    (what a crash can leave on some file systems)."""
+    def setup(_tmp: Path, run: Path) -> None:
+        metrics = run / "metrics.jsonl"
+        lines = metrics.read_bytes().splitlines(keepends=True)
+        last = [line for line in lines if json.loads(line)["epoch"] == 2]
+        kept = b"".join(lines[:len(lines) - len(last)])
+        metrics.write_bytes(kept if how == "removed" else kept + bytes(len(b"".join(last))))
+    return setup
+
+
+def not_a_file(name: str, kind: str) -> Callable[[Path, Path], None]:
+    """The run's file ``name`` replaced by a directory or a FIFO of the same name."""
+    def setup(_tmp: Path, run: Path) -> None:
+        (run / name).unlink()
+        if kind == "directory":
+            (run / name).mkdir()
+        else:
+            os.mkfifo(run / name)
+    return setup
+
+
+class FullDevice(GonePipe):
+    """stdout redirected to /dev/full: every write fails with ENOSPC."""
+
+    def write(self, _text: str) -> int:
+        import errno
+
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def flush(self) -> None:
+        pass
+
+
+def grid_file(text: str, *extra: str) -> Callable[[Path, Path], list[str]]:
+    def args(tmp: Path, _run: Path) -> list[str]:
+        (tmp / "grid.toml").write_text(text)
+        return ["sweep", str(tmp / "grid.toml"), *extra]
+    return args
+
+
+HUGE_GRID = "base = 'demo'\n[grid]\n" + "".join(
+    f"{axis} = {list(range(1, 11))}\n" for axis in
+    ["seed", "epochs", "batch_size", "eval_batch_size", "eval_every", "'model.width'", "'model.depth'",
+     "checkpoint_every", "'data.test_subset'"])
+
+
+def each_run_once(csv_text: str) -> None:
+    rows = csv_text.strip().splitlines()[1:]
+    assert len(rows) == len(set(rows)) == 3, csv_text  # one run, three losses
+
+
 def newer_schema(name: str) -> Callable[[Path, Path], None]:
     def setup(_tmp: Path, run: Path) -> None:
         document = json.loads((run / name).read_text())
@@ -273,6 +351,14 @@ CASES = [
          "cannot be written", setup=lambda tmp, _run: (tmp / "afile").write_text("x")),
     Case("flag", "output dir that already holds a run",
          lambda _tmp, run: ["run", "--no-ui", "--out", str(run)], "already holds a run"),
+    Case("flag", "an empty --out (`--out \"\"` would mean the current directory)",
+         lambda _tmp, _run: ["run", "--no-ui", "--out", ""], "--out: an empty path"),
+    Case("flag", "an --out whose name is too long for the file system",
+         lambda _tmp, _run: ["run", "--no-ui", "--out", "a" * 300],
+         "(File name too long)"),
+    Case("flag", "a subset larger than the data set",
+         run_args("--subset", "6000"), "data.subset (--subset): 6,000 images asked, but demo has "
+         "5,000 training images; give at most 5,000"),
     # -- preset files ----------------------------------------------------------------------------
     Case("preset", "malformed TOML", preset_file("epochs = [1,\n"), "is not valid TOML"),
     Case("preset", "unknown top-level key", preset_file("epoch = 3\n"),
@@ -317,6 +403,16 @@ CASES = [
     Case("preset", "GCE with q = 0 (its formula divides by q)",
          preset_file("[[losses]]\nname = 'gce'\nparams = { q = 0.0 }\n"),
          "losses.0: loss 'gce': q = 0 is out of range; valid: 0 < x"),
+    Case("preset", "an empty file", preset_file(""), "is empty: it sets no option"),
+    Case("preset", "a NUL byte in the name", preset_file('name = "a\\u0000b"\n'),
+         "name: contains the control character '\\x00'; use printable text"),
+    Case("preset", "a key with an escape sequence in it (echoed escaped, not to the terminal)",
+         preset_file('"epo\\u001b[2Jchs" = 1\n'), "epo\\x1b[2Jchs: unknown key"),
+    Case("preset", "pair-flip noise above 0.5 (the wrong class is the majority)",
+         preset_file(GOOD_PRESET + "[corruption]\nlabels = 'pairflip'\nnoise = 0.7\n"),
+         "it runs, after one line: `memtui: warning: corruption.noise = 0.7 with pairflip labels: "
+         "above 0.5 most images of each flipped class carry their pair's label, so the wrong class "
+         "is the majority there`", accepted=True, says="memtui: warning: corruption.noise = 0.7"),
     Case("preset", "file that is not UTF-8",
          lambda tmp, _run: (tmp.joinpath("bin.toml").write_bytes(b"\xff\xfe\x00"),
                             ["run", "--no-ui", "--preset", str(tmp / "bin.toml")])[1],
@@ -337,12 +433,16 @@ CASES = [
     # -- the machine -----------------------------------------------------------------------------
     Case("machine", "a full disk (the checkpoint cannot be written)",
          preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\ncheckpoint_seconds = 0\n")),
-         "cannot write …/out/checkpoint.pt (No space left on device)", patch=full_disk,
-         makes_run=True, check=no_partial_files),
+         "cannot write …/out/checkpoint.pt (No space left on device, ENOSPC: disk full)",
+         patch=full_disk, makes_run=True, check=no_partial_files, code=1),
+    Case("machine", "a file-size limit under the checkpoint (`ulimit -f`, a real one)",
+         preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\ncheckpoint_seconds = 0\n")),
+         "cannot write …/out/checkpoint.pt (File too large, EFBIG: over the file-size limit, see "
+         "ulimit -f)", patch=file_size_limit, makes_run=True, check=no_partial_files, code=1),
     Case("machine", "a full disk under metrics.jsonl",
          preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 3\n")),
-         "cannot write the run log in …/out (No space left on device)",
-         patch=full_disk_under_the_log, makes_run=True,
+         "cannot write the run log in …/out (No space left on device, ENOSPC: disk full)",
+         patch=full_disk_under_the_log, makes_run=True, code=1,
          check=lambda tmp: new_run_ended("failed", 1)(tmp / "run")),
     Case("machine", "stdout a closed pipe (`memtui run --no-ui | head -3` after head exits)",
          preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\n")),
@@ -352,7 +452,35 @@ CASES = [
          preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\n")),
          "it runs headless, to the end", patch=stdout_is(None), accepted=True,
          check=new_run_ended("completed", 2)),
+    Case("machine", "stdout that cannot be written (`memtui presets show demo > /dev/full`)",
+         lambda _tmp, _run: ["presets", "show", "demo"],
+         "cannot write the output (No space left on device)", patch=stdout_is(FullDevice()), code=1),
+    Case("machine", "stdout that cannot be written (`memtui report RUN -f csv > /dev/full`)",
+         on_run("report", "-f", "csv"), "cannot write the output (No space left on device)",
+         patch=stdout_is(FullDevice()), code=1),
     # -- run directories given to --resume -----------------------------------------------------
+    Case("run dir", "resume a file, not a directory",
+         lambda _tmp, run: ["run", "--resume", str(run / "config.json")],
+         "config.json is a file, not a run directory"),
+    Case("run dir", "resume a run whose metrics.jsonl lost its last epoch's lines",
+         resume_args("--epochs", "5"), "metrics.jsonl holds 1 whole epoch(s), but summary.json "
+         "counts 2", setup=last_epoch_lost("removed")),
+    Case("run dir", "resume a killed run whose metrics.jsonl ends in NUL bytes over the "
+         "checkpoint's epoch", resume_args("--epochs", "5"),
+         "metrics.jsonl holds 1 whole epoch(s), but checkpoint.pt counts 2: the log lost epoch 2",
+         setup=lambda tmp, run: (edit("summary.json", None)(tmp, run),
+                                 last_epoch_lost("zeroed")(tmp, run))),
+    Case("run dir", "resume a killed run whose metrics.jsonl was deleted",
+         resume_args("--epochs", "5"),
+         "metrics.jsonl holds 0 whole epoch(s), but checkpoint.pt counts 2: the log lost epochs 1-2",
+         setup=lambda tmp, run: (edit("summary.json", None)(tmp, run),
+                                 edit("metrics.jsonl", None)(tmp, run))),
+    Case("run dir", "resume a run whose checkpoint.pt is a FIFO", resume_args("--epochs", "5"),
+         "checkpoint.pt is a FIFO (named pipe), not a file; move it aside",
+         setup=not_a_file("checkpoint.pt", "fifo")),
+    Case("run dir", "resume a run whose metrics.jsonl is a FIFO", resume_args("--epochs", "5"),
+         "metrics.jsonl is a FIFO (named pipe), not a file; move it aside",
+         setup=not_a_file("metrics.jsonl", "fifo")),
     Case("run dir", "resume a run that another process is writing", resume_args("--epochs", "5"),
          "is being written by another memtui (pid", setup=another_writer),
     Case("run dir", "config.json with a field of the wrong type", resume_args("--epochs", "5"),
@@ -380,7 +508,8 @@ CASES = [
     Case("run dir", "resume a run that completed all its epochs", resume_args(),
          "completed all 2 epochs; pass --epochs N with N > 2"),
     Case("run dir", "resume with fewer epochs than done", resume_args("--epochs", "1"),
-         "--epochs: the run has completed 2 epochs already"),
+         "--epochs: the run has completed 2 epochs already, so 1 would train none; give more "
+         "than 2 to extend it"),
     Case("run dir", "extend a run whose learning rate followed a cosine schedule",
          resume_args("--epochs", "5"), "--epochs cannot extend a run with a cosine schedule",
          setup=lambda _tmp, run: (run / "config.json").write_text(
@@ -393,6 +522,17 @@ CASES = [
     # -- run directories given to watch and report ----------------------------------------------
     Case("watch", "a directory that does not exist",
          lambda tmp, _run: ["watch", str(tmp / "missing")], "does not exist"),
+    Case("watch", "a file, not a directory", lambda _tmp, run: ["watch", str(run / "config.json")],
+         "config.json is a file, not a run directory"),
+    Case("watch", "metrics.jsonl that is a FIFO (a reader would wait on it forever)",
+         on_run("watch"), "metrics.jsonl is a FIFO (named pipe), not a file; move it aside",
+         setup=not_a_file("metrics.jsonl", "fifo")),
+    Case("watch", "summary.json that is a directory", on_run("watch"),
+         "summary.json is a directory, not a file; move it aside",
+         setup=not_a_file("summary.json", "directory")),
+    Case("watch", "a completed run whose metrics.jsonl ends in NUL bytes over its last epoch",
+         on_run("watch"), "metrics.jsonl holds 1 whole epoch(s), but summary.json counts 2",
+         setup=last_epoch_lost("zeroed")),
     Case("watch", "an empty directory",
          lambda tmp, _run: (tmp.joinpath("empty").mkdir(), ["watch", str(tmp / "empty")])[1],
          "is not a memtui run directory (no config.json)"),
@@ -422,6 +562,29 @@ CASES = [
          "watch needs a terminal that can draw (TERM is unset)", patch=a_terminal(None)),
     Case("report", "a directory that does not exist",
          lambda tmp, _run: ["report", str(tmp / "missing")], "does not exist"),
+    Case("report", "a file, not a directory",
+         lambda _tmp, run: ["report", str(run / "metrics.jsonl")],
+         "metrics.jsonl is a file, not a run directory"),
+    Case("report", "metrics.jsonl that is a directory", on_run("report"),
+         "metrics.jsonl is a directory, not a file; move it aside",
+         setup=not_a_file("metrics.jsonl", "directory")),
+    Case("report", "summary.json that is a FIFO", on_run("report"),
+         "summary.json is a FIFO (named pipe), not a file; move it aside",
+         setup=not_a_file("summary.json", "fifo")),
+    Case("report", "a completed run whose metrics.jsonl lost its last epoch's lines",
+         on_run("report"), "metrics.jsonl holds 1 whole epoch(s), but summary.json counts 2: the "
+         "log lost epoch 2", setup=last_epoch_lost("removed")),
+    Case("report", "a completed run whose metrics.jsonl was deleted", on_run("report"),
+         "metrics.jsonl holds 0 whole epoch(s), but summary.json counts 2: the log lost epochs 1-2",
+         setup=edit("metrics.jsonl", None)),
+    Case("report", "one run given twice (`report RUN ./RUN/`)",
+         lambda _tmp, run: ["report", str(run), f"{run}/", "-f", "csv"],
+         "each directory is reported once", accepted=True, prints=each_run_once),
+    Case("report", "--plot of a run with no epoch measured yet",
+         on_run("report", "--plot", "curves.svg"),
+         "--plot: the runs have no epoch measured yet; nothing to draw",
+         setup=lambda tmp, run: (edit("summary.json", None)(tmp, run),
+                                 edit("metrics.jsonl", b"")(tmp, run))),
     Case("report", "a run without summary.json (still going, or killed)", on_run("report"),
          "summarised from metrics.jsonl, its status shown as `running` or `unfinished: process gone "
          "(pid N)` / `unfinished: not updated for N s`", setup=edit("summary.json", None),
@@ -447,6 +610,12 @@ CASES = [
     Case("report", "a run whose metrics.jsonl ends in a cut line (kill -9 mid-write)",
          on_run("report", "--format", "csv"), "the cut line is ignored; the whole lines are reported",
          setup=cut_last_line, accepted=True),
+    # -- sweeps ------------------------------------------------------------------------------------
+    Case("sweep", "a grid of 10^9 cells (nine axes of ten values)", grid_file(HUGE_GRID, "--dry-run"),
+         "the grid has 1,000,000,000 cells (10 seed x 10 epochs x"),
+    Case("sweep", "--resume of a file, not a directory",
+         lambda _tmp, run: ["sweep", "--resume", str(run / "config.json")],
+         "config.json is a file, not a sweep directory"),
 ]
 
 
@@ -466,11 +635,17 @@ def fingerprint(folder: Path) -> dict[str, str]:
             if p.is_file()}
 
 
+#: The stdout of the last case run (only accepted cases look at it).
+PRINTED: list[str] = [""]
+
+
 def answer(argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
     monkeypatch.setattr(sys, "argv", ["memtui", *argv])
     with pytest.raises(SystemExit) as exit_info:
         main()
-    return exit_info.value.code, capsys.readouterr().err
+    captured = capsys.readouterr()
+    PRINTED[0] = captured.out
+    return exit_info.value.code, captured.err
 
 
 #: What each case answered, as the catalogue shows it: filled by the tests above it, so that the
@@ -509,7 +684,7 @@ def test_bad_input_gets_one_clear_line_exit_2_and_loses_nothing(case, tmp_path, 
                                                               capsys, monkeypatch):
     code, stderr, before, after = run_case(case, tmp_path, finished_run, capsys, monkeypatch)
     lines = stderr.strip().splitlines()
-    assert code == 2, stderr
+    assert code == case.code, stderr
     if case.makes_run:  # the run's own output came first; its error is the last line
         lines = lines[-1:]
     assert len(lines) == 1 and lines[0].startswith("memtui: error: "), stderr
@@ -530,6 +705,10 @@ def test_damage_a_kill_can_do_is_not_an_error(case, tmp_path, finished_run, caps
     assert "Traceback" not in stderr
     if case.check:
         case.check(tmp_path / "run")
+    if case.says:
+        assert any(line.startswith(case.says) for line in stderr.splitlines()), stderr
+    if case.prints:
+        case.prints(PRINTED[0])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -546,7 +725,8 @@ def render_catalogue(rows: list[tuple[Case, str]]) -> str:
         "",
         "Every bad input we have tried, and memtui's answer: one line on stderr (for a "
         "fault that strikes a running run, its last line), exit code "
-        "2, no traceback, and no file of an existing run directory changed; or, in the rows "
+        "2 (1 where the machine failed, not the input, as marked), no traceback, and no file of "
+        "an existing run directory changed; or, in the rows "
         "marked *accepted*, not an error at all: what memtui does instead, with exit code 0 and "
         "no traceback. Each row is a case of "
         "`tests/test_bad_inputs.py`, which checks exactly this; the answers below are what it "
@@ -564,6 +744,8 @@ def render_catalogue(rows: list[tuple[Case, str]]) -> str:
             answer = f"`` {escaped} ``"  # the message quotes a command
         else:
             answer = f"`{escaped}`"
+        if case.code != 2 and not case.accepted:
+            answer += f" (exit {case.code}: the machine failed, not the input)"
         lines.append(f"| {case.area} | {case.what} | {answer} |")
     lines += [
         "",

@@ -131,6 +131,26 @@ def test_real_processes_a_run_exits_0_within_80_columns_and_a_bad_input_exits_2(
     assert not (tmp_path / "elsewhere" / "runs").exists()
 
 
+def test_real_processes_stdout_to_dev_full_is_one_line_exit_1(tmp_path, tiny_config):
+    """`> /dev/full`: every write to stdout fails with ENOSPC. Each command that prints says so
+    in one line on stderr and exits 1 (the machine failed, not the input), in fresh interpreters
+    started together."""
+    from memtui.session import start_run
+
+    start_run(tiny_config(epochs=1, out=tmp_path / "run")).execute()
+    commands = [["presets"], ["presets", "show", "demo"], ["sweep", "noise-grid", "--dry-run"],
+                ["report", str(tmp_path / "run"), "-f", "csv"], ["report", str(tmp_path / "run")]]
+    with open("/dev/full", "w") as full:
+        started = [subprocess.Popen([*memtui_command(), *args], stdout=full,
+                                    stderr=subprocess.PIPE, text=True) for args in commands]
+        answers = [process.communicate(timeout=120)[1] for process in started]
+    for args, process, err in zip(commands, started, answers):
+        assert process.returncode == 1, (args, err)
+        lines = [line for line in err.splitlines() if not line.startswith("memtui: warning:")]
+        assert lines == ["memtui: error: cannot write the output (No space left on device)"], (
+            args, err)
+
+
 # --- bad input: one line on stderr, exit 2, no traceback ----------------------------------------
 
 @pytest.mark.parametrize("args, fragments", [

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import pickle
+import re
 import tarfile
 import zipfile
 from pathlib import Path
@@ -251,10 +252,19 @@ def test_take_subset_keeps_image_label_pairs_and_takes_each_image_once():
     assert torch.equal(sub.test_x, split.test_x), "test set untouched without test_subset"
 
 
-def test_take_subset_larger_than_the_set_keeps_it_whole():
+def test_take_subset_of_the_whole_set_keeps_it_whole():
     split = load("demo")
-    sub = take_subset(split, 10**6, 10**6, seed=0)
+    sub = take_subset(split, len(split.train_y), len(split.test_y), seed=0)
     assert torch.equal(sub.train_x, split.train_x) and torch.equal(sub.test_y, split.test_y)
+
+
+@pytest.mark.parametrize("train, test, named", [(5001, None, "data.subset (--subset): 5,001 images "
+                                                 "asked, but demo has 5,000 training images"),
+                                                (None, 1001, "data.test_subset: 1,001 images asked, "
+                                                 "but demo has 1,000 test images")])
+def test_take_subset_larger_than_the_set_is_refused_with_its_size(train, test, named):
+    with pytest.raises(DataError, match=re.escape(named)):
+        take_subset(load("demo"), train, test, seed=0)
 
 
 def test_hold_out_removes_a_fixed_fraction_of_the_training_set_and_keeps_the_test_set():

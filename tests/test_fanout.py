@@ -67,5 +67,5 @@ def test_the_end_reaches_every_sink_even_after_the_run_log_failed():
     finished = RunFinished("completed", 2)
     error = Fanout([log, display], Path("r")).finish(finished)
     assert display.events == [finished]
-    assert error == "cannot write the summary in r (No space left on device)"
+    assert error == "cannot write the summary in r (No space left on device, ENOSPC: disk full)"
     assert Fanout([Recorder()]).finish(finished) is None

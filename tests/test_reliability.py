@@ -155,14 +155,83 @@ def test_a_full_disk_removes_partial_files_writes_the_summary_and_says_one_line(
     with pytest.raises(SystemExit) as exit_info:
         main()
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 1  # the machine failed, not the input
     assert err.strip().splitlines()[-1] == (
-        f"memtui: error: cannot write {out}/checkpoint.pt (No space left on device)")
+        f"memtui: error: cannot write {out}/checkpoint.pt (No space left on device, ENOSPC: disk "
+        "full)")
     assert "Traceback" not in err
     assert not list(out.glob("*.tmp"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["epochs_completed"] == 1
     assert "No space left on device" in summary["message"]
+
+
+def test_a_checkpoint_over_the_file_size_limit_keeps_the_last_good_one_and_says_efbig(
+        tiny_config, tmp_path, monkeypatch):
+    """A real RLIMIT_FSIZE from the second checkpoint on: torch.save's own failure would be a
+    RuntimeError ("unexpected pos"); the run names EFBIG, keeps epoch 1's checkpoint whole and
+    resumable, and writes its summary."""
+    import resource
+
+    real, saves = Checkpoint.save, []
+
+    def save(self, run_dir):
+        saves.append(self.epochs_completed)
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if len(saves) > 1:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+        try:
+            return real(self, run_dir)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+    monkeypatch.setattr(Checkpoint, "save", save)
+    run_dir = tmp_path / "run"
+    run = start_run(tiny_config(epochs=3, out=str(run_dir), checkpoint_seconds=0))
+    finished = run.execute()
+    assert finished.status == "failed" and saves == [1, 2]
+    assert run.write_error == (f"cannot write {run_dir}/checkpoint.pt (File too large, EFBIG: over "
+                               "the file-size limit, see ulimit -f); the checkpoint of epoch 1 is "
+                               "kept")
+    assert sorted(p.name for p in run_dir.iterdir() if p.suffix in (".pt", ".tmp")) == [
+        "checkpoint.pt"]
+    assert Checkpoint.load(run_dir).epochs_completed == 1
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed" and "EFBIG" in summary["message"]
+
+
+@pytest.mark.slow  # real processes that train
+def test_real_processes_a_file_size_limit_fails_a_run_and_a_sweep_cell_in_one_line(tmp_path):
+    """`ulimit -f 64` (64 KiB) over `memtui run` and over `memtui sweep`: the checkpoint cannot
+    be written; the run says so in one line and exits 1; the sweep marks its cell failed with
+    the reason, not a traceback."""
+    import resource
+
+    from sweep_helpers import grid_text
+
+    from memtui.sweep.manifest import Manifest
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.RLIM_INFINITY))
+
+    (tmp_path / "tiny.toml").write_text(TINY_TOML)
+    (tmp_path / "grid.toml").write_text(grid_text(epochs=2, axes="seed = [0]", retries=0))
+    memtui = [sys.executable, "-m", "memtui"]
+    started = [subprocess.Popen([*memtui, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd=tmp_path, preexec_fn=limit)
+               for args in (["run", "--no-ui", "--preset", "tiny.toml", "--out", "run"],
+                            ["sweep", "grid.toml", "--no-ui", "--out", "sweep"])]
+    (run_out, run_err), (sweep_out, sweep_err) = [p.communicate(timeout=300) for p in started]
+    assert started[0].returncode == 1, run_err
+    assert "Traceback" not in run_err
+    assert run_err.strip().splitlines()[-1] == (
+        "memtui: error: cannot write run/checkpoint.pt (File too large, EFBIG: over the file-size "
+        "limit, see ulimit -f)")
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "failed"
+    assert started[1].returncode == 1, sweep_err
+    assert "Traceback" not in sweep_err
+    cell = Manifest.load(tmp_path / "sweep").cells[0]
+    assert cell["status"] == "failed" and "EFBIG: over the file-size limit" in cell["message"], cell
 
 
 def test_a_full_disk_under_the_metrics_log_still_writes_the_summary(tiny_config, tmp_path,
@@ -172,7 +241,7 @@ def test_a_full_disk_under_the_metrics_log_still_writes_the_summary(tiny_config,
     finished = run.execute()
     assert finished.status == "failed"
     assert run.write_error == (f"cannot write the run log in {tmp_path / 'run'} "
-                               "(No space left on device)")
+                               "(No space left on device, ENOSPC: disk full)")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["epochs_completed"] == 1
 

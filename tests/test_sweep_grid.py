@@ -154,3 +154,56 @@ def test_a_missing_grid_file_and_a_resume_of_a_non_sweep_are_refused(tmp_path, m
     assert code == 2 and "did you mean 'noise-grid'" in err and err.count("\n") == 1
     code, _, err = call_main(monkeypatch, capsys, "sweep", "--resume", str(tmp_path))
     assert code == 2 and "is not a memtui sweep directory" in err
+
+
+def test_a_grid_past_the_cell_limit_is_refused_from_its_axes_before_any_cell_is_built(
+        tmp_path, monkeypatch):
+    from memtui.sweep import grid as grid_module
+
+    built = []
+    monkeypatch.setattr(grid_module, "validate", lambda *a, **k: built.append(a))
+    axes = "".join(f"{axis} = {list(range(1, 101))}\n" for axis in ("seed", "epochs", "batch_size"))
+    path = tmp_path / "huge.toml"
+    path.write_text(f"base = 'demo'\n[grid]\n{axes}")
+    with pytest.raises(grid_module.ConfigError) as refused:
+        load_grid(path)
+    assert str(refused.value).endswith(
+        "the grid has 1,000,000 cells (100 seed x 100 epochs x 100 batch_size); at most 10,000 "
+        "are allowed: drop an axis or some of its values")
+    assert built == []
+
+
+def test_pair_flip_cells_above_half_are_listed_with_one_warning_per_rate(tmp_path, monkeypatch,
+                                                                          capsys):
+    (tmp_path / "tiny.toml").write_text(TINY_GRID)
+    code, _out, err = call_main(monkeypatch, capsys, "sweep", str(tmp_path / "tiny.toml"),
+                                "--dry-run")
+    assert code == 0
+    assert err.splitlines() == [
+        "memtui: warning: corruption.noise = 0.6 with pairflip labels: above 0.5 most images of "
+        "each flipped class carry their pair's label, so the wrong class is the majority there "
+        "(2 of 8 cells, e.g. labels-pairflip_noise-0.6_seed-0)"]
+
+
+def test_resume_lays_out_again_a_cell_whose_directory_was_deleted(tmp_path, capsys):
+    """The rebuilt cell.toml is the one the sweep made: a surviving cell's experiment with the
+    lost cell's axis values; and with every cell gone, the grid file's copy."""
+    import shutil
+
+    from memtui.sweep.grid import load_grid
+    from memtui.sweep.runner import create_sweep, prepare_sweep
+
+    (tmp_path / "tiny.toml").write_text(TINY_GRID)
+    sweep_dir = tmp_path / "sweep"
+    manifest = create_sweep(load_grid(tmp_path / "tiny.toml"), TINY_GRID, sweep_dir)
+    made = {c["name"]: (manifest.cell_dir(c["name"]) / "cell.toml").read_text()
+            for c in manifest.cells}
+    lost = "labels-pairflip_noise-0.6_seed-1"
+    shutil.rmtree(manifest.cell_dir(lost))
+    prepared = prepare_sweep(None, resume=sweep_dir)
+    assert prepared is not None and lost in prepared.to_run
+    assert (manifest.cell_dir(lost) / "cell.toml").read_text() == made[lost]
+    assert f"cell {lost} had no directory; laid out again, it starts afresh" in capsys.readouterr().err
+    shutil.rmtree(sweep_dir / "cells")
+    prepare_sweep(None, resume=sweep_dir)
+    assert {name: (manifest.cell_dir(name) / "cell.toml").read_text() for name in made} == made

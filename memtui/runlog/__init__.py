@@ -31,12 +31,14 @@ from memtui.runlog.layout import (
     WRITER_FILE,
     create_run_dir,
     default_run_dir,
+    is_run_file,
     latest_run,
+    open_run_file,
     read_json_object,
     write_json_atomic,
 )
 from memtui.runlog.lock import RunLock, lock_run_dir
-from memtui.runlog.reader import RunRecord, read_metrics, read_run
+from memtui.runlog.reader import RunRecord, check_run_dir, read_metrics, read_run
 from memtui.runlog.records import (
     EPOCH_ENDED,
     EPOCH_METRICS,
@@ -62,8 +64,9 @@ __all__ = [
     "CONFIG_FILE", "EPOCH_ENDED", "EPOCH_METRICS", "ERROR_LOG", "HEARTBEAT_S", "LOCK_FILE",
     "LOSS_DIVERGED", "LOSS_FIELDS", "META_FIELDS", "META_REQUIRED", "METRICS_FILE",
     "SCHEMA_VERSION", "STALE_S", "SUMMARY_FIELDS", "SUMMARY_FILE", "WRITER_FILE", "Health",
-    "RecordDecoder", "RunLock", "RunLogWriter", "RunRecord", "check_meta", "check_summary",
-    "check_version", "create_run_dir", "default_run_dir", "from_record", "health", "latest_run",
-    "lock_run_dir", "read_json_object", "read_metrics", "read_run", "run_finished", "run_started",
-    "to_record", "write_json_atomic", "writer_info",
+    "RecordDecoder", "RunLock", "RunLogWriter", "RunRecord", "check_meta", "check_run_dir",
+    "check_summary", "check_version", "create_run_dir", "default_run_dir", "from_record", "health",
+    "is_run_file", "latest_run", "lock_run_dir", "open_run_file", "read_json_object",
+    "read_metrics", "read_run", "run_finished", "run_started", "to_record", "write_json_atomic",
+    "writer_info"
 ]

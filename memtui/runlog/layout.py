@@ -23,10 +23,12 @@ JSON files are written whole or not at all.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from memtui.atomic import atomic_write
 from memtui.errors import RunDirError
@@ -78,11 +80,47 @@ def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
         fh.write("\n")
 
 
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)",
+          stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+
+
+def _not_a_file(path: Path, mode: int) -> RunDirError:
+    kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    return RunDirError(f"{path} is {kind}, not a file; move it aside")
+
+
+def is_run_file(path: Path) -> bool:
+    """Whether a run's file is there; a RunDirError when something else has its name (a
+    directory, or a FIFO a reader would wait on forever)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise RunDirError(f"{path} cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise _not_a_file(path, mode)
+    return True
+
+
+def open_run_file(path: Path) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file; a RunDirError if it is anything
+    else. Opened without blocking and checked on the open descriptor, so a FIFO put there
+    between a check and the open cannot hang the reader; FileNotFoundError passes through."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise _not_a_file(path, mode)
+    return os.fdopen(fd, "rb")
+
+
 def read_json_object(path: Path) -> dict[str, Any]:
     """A JSON file memtui wrote (a run's config or summary, a sweep's manifest), or a
     RunDirError that says what is wrong with it."""
     try:
-        document = json.loads(path.read_text("utf-8"))
+        with open_run_file(path) as fh:
+            document = json.loads(fh.read().decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise RunDirError(f"{path} cannot be read: {exc}") from None
     except json.JSONDecodeError as exc:

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from memtui.errors import RunDirError
-from memtui.events import Event
+from memtui.events import EpochEnded, Event
 from memtui.runlog.layout import (
     CONFIG_FILE,
     ERROR_LOG,
     METRICS_FILE,
     SUMMARY_FILE,
+    is_run_file,
+    open_run_file,
     read_json_object,
 )
 from memtui.runlog.records import EPOCH_METRICS, RecordDecoder, run_finished, run_started
@@ -56,6 +58,11 @@ class RunRecord:
         decoder = RecordDecoder(self.version, self.loss_labels, int(self.config.get("epochs", 0)))
         return decoder.decode(self.records, str(self.path / METRICS_FILE))
 
+    @property
+    def logged_epochs(self) -> int:
+        """The last epoch metrics.jsonl holds whole (every loss's line and its end)."""
+        return max((e.epoch for e in self.events() if isinstance(e, EpochEnded)), default=0)
+
     def replay(self) -> list[Event]:
         """Every event of the run as the engine emitted it (progress aside)."""
         events: list[Event] = [run_started(self.meta, self.path), *self.events()]
@@ -83,11 +90,13 @@ def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int
     the next call, so a reader following a live run never sees half a record.
     """
     try:
-        with path.open("rb") as fh:
+        with open_run_file(path) as fh:
             fh.seek(offset)
             chunk = fh.read()
     except FileNotFoundError:
         return [], offset
+    except OSError as exc:
+        raise RunDirError(f"{path} cannot be read ({exc.strerror})") from None
     end = chunk.rfind(b"\n") + 1
     records = []
     for number, line in enumerate(chunk[:end].splitlines(), start=1):
@@ -103,17 +112,38 @@ def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int
     return records, offset + end
 
 
+def check_run_dir(path: Path, what: str = "run directory") -> None:
+    """RunDirError unless ``path`` is a directory, saying what it is instead."""
+    if path.is_dir():
+        return
+    if path.exists():
+        raise RunDirError(f"{path} is a file, not a {what}")
+    raise RunDirError(f"{what} {path} does not exist")
+
+
 def read_run(path: Path) -> RunRecord:
     """A run directory's files, checked: a RunDirError naming the file and field otherwise."""
     path = Path(path)
-    if not path.is_dir():
-        raise RunDirError(f"run directory {path} does not exist")
-    if not (path / CONFIG_FILE).is_file():
+    check_run_dir(path)
+    if not is_run_file(path / CONFIG_FILE):
         raise RunDirError(f"{path} is not a memtui run directory (no {CONFIG_FILE})")
     meta = _read_json(path / CONFIG_FILE)
     check_meta(meta, path / CONFIG_FILE)
     records, _ = read_metrics(path / METRICS_FILE)
-    summary = _read_json(path / SUMMARY_FILE) if (path / SUMMARY_FILE).is_file() else None
+    summary = _read_json(path / SUMMARY_FILE) if is_run_file(path / SUMMARY_FILE) else None
     if summary is not None:
         check_summary(summary, path / SUMMARY_FILE)
-    return RunRecord(path, meta, records, summary)
+    record = RunRecord(path, meta, records, summary)
+    counted = (summary or {}).get("epochs_completed")
+    if isinstance(counted, int) and counted > record.logged_epochs:
+        raise RunDirError(lost_epochs(path, record.logged_epochs, counted, SUMMARY_FILE))
+    return record
+
+
+def lost_epochs(path: Path, logged: int, counted: int, counter: str) -> str:
+    """Why a run directory whose log ends before the epoch its summary or checkpoint counts is
+    refused: reported or resumed, it would show those epochs as done, with no metrics."""
+    lost = f"epoch {counted}" if counted == logged + 1 else f"epochs {logged + 1}-{counted}"
+    return (f"{path / METRICS_FILE} holds {logged} whole epoch(s), but {counter} counts {counted}: "
+            f"the log lost {lost} (its last lines cut, overwritten or deleted) and they cannot "
+            "be rebuilt; restore the file, or start the run again")

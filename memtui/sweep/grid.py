@@ -58,6 +58,9 @@ else:  # pragma: no cover
 #: Fields a sweep sets itself; an axis or [set] over them is refused.
 RESERVED = {"out": "the sweep puts every cell in sweeps/<id>/cells/<cell>"}
 SEED_AXIS = "seed"
+#: The most cells a grid may have. Every cell is a validated config, a manifest entry and a run
+#: directory; far past this a grid is a typo (an extra axis), and building it would exhaust memory.
+MAX_CELLS = 10_000
 
 
 class _Strict(BaseModel):
@@ -213,6 +216,19 @@ def _value_error(dotted: str, value: Any) -> str | None:
     return None
 
 
+def _check_size(raw_axes: dict[str, Any], source: str) -> None:
+    """ConfigError for a grid of more than MAX_CELLS cells, counted from the axes' lengths
+    before any cell is built (or any axis checked value by value)."""
+    lengths = {axis: len(values) for axis, values in raw_axes.items() if isinstance(values, list)}
+    count = 1
+    for length in lengths.values():
+        count *= length
+    if count > MAX_CELLS:
+        shape = " x ".join(f"{length:,} {axis}" for axis, length in lengths.items())
+        raise ConfigError(f"{source}: the grid has {count:,} cells ({shape}); at most "
+                          f"{MAX_CELLS:,} are allowed: drop an axis or some of its values")
+
+
 def parse_grid(document: dict[str, Any], source: str, default_name: str = "sweep",
                cli_overrides: dict[str, Any] | None = None, base_dir: Path | None = None) -> Grid:
     """A checked grid with its cells; ConfigError (one line) for anything wrong."""
@@ -228,6 +244,7 @@ def parse_grid(document: dict[str, Any], source: str, default_name: str = "sweep
         problem = check_field(dotted)
         if problem:
             raise ConfigError(f"{source}: [set] {dotted!r}: {problem}")
+    _check_size(raw_axes, source)
     axes: dict[str, list[Any]] = {}
     for dotted, values in raw_axes.items():
         problem = check_field(dotted)

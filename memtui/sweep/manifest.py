@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from memtui.errors import RunDirError
-from memtui.runlog import read_json_object, write_json_atomic
+from memtui.runlog import check_run_dir, is_run_file, read_json_object, write_json_atomic
 
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
@@ -69,7 +69,8 @@ class Manifest:
     @classmethod
     def load(cls, sweep_dir: Path) -> Manifest:
         path = Path(sweep_dir) / MANIFEST_FILE
-        if not path.is_file():
+        check_run_dir(Path(sweep_dir), "sweep directory")
+        if not is_run_file(path):
             raise RunDirError(f"{sweep_dir} is not a memtui sweep directory (no {MANIFEST_FILE})")
         document = read_json_object(path)
         if not isinstance(document.get("cells"), list):

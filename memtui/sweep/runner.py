@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from memtui.config import to_toml
-from memtui.errors import ConfigError, RunDirError
+from memtui.config import config_warnings, to_toml
+from memtui.errors import ConfigError, RunDirError, printable
 from memtui.sweep.cell import CELL_TOML, is_complete
 from memtui.sweep.driver import Driver, SweepDisplay
 from memtui.sweep.grid import Grid, grid_source, load_grid
@@ -78,6 +78,47 @@ def create_sweep(grid: Grid, grid_text: str, out: Path) -> Manifest:
     return Manifest.create(out, grid)
 
 
+def rebuild_missing_cells(manifest: Manifest) -> list[str]:
+    """Lay out again the cells whose directory (or cell.toml) was deleted, so that --resume runs
+    them afresh: a cell's experiment is a surviving cell's with this cell's axis values (so
+    the sweep's --data-dir and --device stay), or else the grid file's copy in the sweep."""
+    import tomllib
+
+    from memtui.config import validate
+    from memtui.sweep.grid import _apply
+
+    missing = [c for c in manifest.cells
+               if not (manifest.cell_dir(c["name"]) / CELL_TOML).is_file()]
+    if not missing:
+        return []
+    sibling = next((manifest.cell_dir(c["name"]) / CELL_TOML for c in manifest.cells
+                    if (manifest.cell_dir(c["name"]) / CELL_TOML).is_file()), None)
+    grid = None if sibling is not None else load_grid(manifest.sweep_dir / GRID_COPY)
+    for cell in missing:
+        name = cell["name"]
+        try:
+            if sibling is not None:
+                document = _apply(tomllib.loads(sibling.read_text("utf-8")),
+                                  dict(cell.get("overrides", {})))
+                config = validate(document, f"{sibling} with the axis values of cell {name}")
+            else:
+                assert grid is not None
+                config = next(c.config for c in grid.cells if c.name == name)
+            cell_dir = manifest.cell_dir(name)
+            cell_dir.mkdir(parents=True, exist_ok=True)
+            (cell_dir / CELL_TOML).write_text(to_toml(config.model_copy(update={"out": None})),
+                                              "utf-8")
+        except StopIteration:
+            raise RunDirError(f"cell {name}'s directory is gone and {GRID_COPY} has no such cell; "
+                              "it cannot be rebuilt") from None
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise RunDirError(f"cell {name}'s directory is gone and cannot be rebuilt "
+                              f"({exc})") from None
+        print(f"sweep {manifest.name}: cell {name} had no directory; laid out again, it starts "
+              "afresh", file=sys.stderr)
+    return [c["name"] for c in missing]
+
+
 @dataclass
 class PreparedSweep:
     """A sweep directory ready for an executor: its manifest and the cells still to run."""
@@ -101,6 +142,7 @@ def prepare_sweep(grid_file: Path | None, out: Path | None = None, parallel: int
             raise ConfigError("--resume takes the sweep directory only (with --parallel and --on); "
                               "its cells keep the experiment they were created with")
         manifest = Manifest.load(resume)
+        rebuild_missing_cells(manifest)
         for cell in manifest.cells:  # the run directories are the truth
             if is_complete(manifest.cell_dir(cell["name"])):
                 cell["status"] = "completed"
@@ -118,6 +160,13 @@ def prepare_sweep(grid_file: Path | None, out: Path | None = None, parallel: int
                           "SWEEP_DIR")
     grid = load_grid(grid_file, cli_overrides=overrides)
     grid_text, _, _ = grid_source(grid_file)
+    warned: dict[str, list[str]] = {}
+    for grid_cell in grid.cells:
+        for warning in config_warnings(grid_cell.config):
+            warned.setdefault(warning, []).append(grid_cell.name)
+    for warning, cells in warned.items():
+        print(f"memtui: warning: {printable(warning)} ({len(cells)} of {len(grid.cells)} cells, "
+              f"e.g. {cells[0]})", file=sys.stderr)
     if dry_run:
         sys.stdout.write(describe_cells(grid))
         return None

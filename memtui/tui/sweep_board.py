@@ -13,9 +13,11 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.color import Color
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -25,6 +27,9 @@ from memtui.tui.sweep_follower import SweepFollower
 #: How often the board reads the sweep; a finished cell costs nothing, a running one a read of
 #: the lines its metrics.jsonl grew by.
 BOARD_POLL_S = 1.0
+#: Below this (columns, rows) the board says the terminal is too small instead of showing
+#: fragments of its header and table.
+BOARD_MIN_SIZE = (40, 10)
 #: Per loss, these metrics' latest values, under these headings.
 BOARD_METRICS = {"memorized": "mem", "test_acc": "test"}
 
@@ -57,17 +62,33 @@ class SweepBoard(Screen):
         self.info = Static(id="sweep-info")
         self.table = CellTable(id="cells", cursor_type="row", zebra_stripes=True,
                                header_height=2)
+        self.too_small = Static(id="board-too-small")
         yield self.info
         yield self.table
+        yield self.too_small
         yield Footer()
 
     def on_mount(self) -> None:
         self.show(set(self.follower.cells))
         self.table.focus()
+        self._check_size(self.app.size)
         self.run_worker(self._follow, name="sweep", thread=True, exit_on_error=False)
 
     def on_unmount(self) -> None:
         self._stop.set()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size)
+
+    def _check_size(self, size: Size) -> None:
+        """The board, or in its place one message when the terminal is too small for it."""
+        width, height = size
+        small = width < BOARD_MIN_SIZE[0] or height < BOARD_MIN_SIZE[1]
+        self.too_small.update(Text(f"terminal too small ({width}x{height}): the board needs at "
+                                   f"least {BOARD_MIN_SIZE[0]}x{BOARD_MIN_SIZE[1]}")
+                              if small else "")
+        self.too_small.display = small
+        self.info.display = self.table.display = not small
 
     def _follow(self) -> None:
         """The worker: poll the sweep every ``poll_s`` seconds and show what changed."""

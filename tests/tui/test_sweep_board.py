@@ -288,3 +288,16 @@ async def test_q_under_a_sweeps_board_stops_every_cell_and_resume_completes_them
     assert "every cell is complete" in capsys.readouterr().err
 
 
+
+
+async def test_a_terminal_too_small_for_the_board_says_so_instead_of_fragments(finished_sweep):
+    app = SweepApp(finished_sweep, poll_s=0.05, **EAGER)
+    async with app.run_test(size=(20, 5)) as pilot:
+        await pilot.pause(0.2)
+        board = app.board
+        assert board.too_small.display and not board.table.display and not board.info.display
+        assert text_of(board.too_small).strip() == ("terminal too small (20x5): the board needs "
+                                                    "at least 40x10")
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause(0.2)
+        assert not board.too_small.display and board.table.display and board.info.display

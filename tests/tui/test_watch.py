@@ -154,10 +154,9 @@ def test_the_source_rebuilds_the_engines_events(finished_run, tmp_path):
     (growing / "error.log").write_text("Traceback: boom\n")
     summary = json.loads((finished_run / "summary.json").read_text())
     (growing / "summary.json").write_text(json.dumps({**summary, "status": "failed",
-                                                      "message": "boom"}))
+                                                      "epochs_completed": 2, "message": "boom"}))
     finished = source.poll()
-    assert finished == [RunFinished("failed", summary["epochs_completed"], "boom",
-                                    "Traceback: boom\n")]
+    assert finished == [RunFinished("failed", 2, "boom", "Traceback: boom\n")]
     assert source.poll() == []
 
 
