@@ -263,3 +263,16 @@ def _choose(path: Path, sets: dict[str, np.ndarray], key: str | None) -> LabelFi
         raise ConfigError(f"{FILE_FIELD}: {path}: {key} holds {len(sets[key]):,} labels, "
                           f"{clean_key} {len(clean):,}; the file is damaged")
     return LabelFile(path, key, sets[key], clean, clean_key if clean is not None else None)
+
+
+def by_class_positions(clean: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """For images listed in a data set's canonical order with these clean labels, each one's
+    index in a class-by-class tree whose files keep that order within a class (the CIFAR-10 JPEG
+    tree: the k-th image of class c in torchvision's order is train/<c>/{k:04d}.jpg, at
+    offset[c] + k once the tree is loaded). ``tree[by_class_positions(clean)]`` is the tree in
+    canonical order. The mapping is inferred from how the tree was written;
+    scripts/check_cifarn_order.py tests it (docs/cifar-n.md)."""
+    labels = torch.as_tensor(np.asarray(clean), dtype=torch.int64)
+    positions = torch.empty_like(labels)
+    positions[torch.argsort(labels, stable=True)] = torch.arange(len(labels))
+    return positions

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from memtui.data import DATASETS, load
-from memtui.labelfile import read_label_file
+from memtui.labelfile import by_class_positions, read_label_file
 
 KEYS = ("aggre_label", "random_label1", "worse_label")
 
@@ -47,18 +47,6 @@ def folder_numbering(archive: Path) -> dict[str, list[int]]:
             if match:
                 numbers.setdefault(match.group(1), []).append(int(match.group(2)))
     return numbers
-
-
-def inferred_position(clean: np.ndarray, class_counts: np.ndarray) -> np.ndarray:
-    """For each image in torchvision's order, its index in the tree as memtui loads it (classes in
-    order, files by number within a class): the k-th of class c goes to offset[c] + k."""
-    offsets = np.concatenate([[0], np.cumsum(class_counts)[:-1]])
-    position = np.empty(len(clean), dtype=np.int64)
-    seen = np.zeros(len(class_counts), dtype=np.int64)
-    for i, c in enumerate(clean):
-        position[i] = offsets[c] + seen[c]
-        seen[c] += 1
-    return position
 
 
 def small_cnn(k: int) -> nn.Module:
@@ -165,7 +153,7 @@ def main() -> int:
     second[score_idx.numpy()] = masked.argmax(1).numpy()
     scored = np.zeros(n, dtype=bool)
     scored[score_idx.numpy()] = True
-    position = inferred_position(clean, counts)
+    position = by_class_positions(clean).numpy()
     rng = np.random.default_rng(args.seed)
     passed = True
     print(f"  {'label set':<14} {'wrong labels':>12} {'inferred':>9} {'shuffled mean':>14} "

@@ -228,3 +228,13 @@ def test_cifar10n_against_a_training_set_in_another_order_is_refused():
     sorted_order = torch.from_numpy(np.sort(clean))  # an ImageFolder tree's order: class by class
     with pytest.raises(ConfigError, match="clean_label differs from the cifar10 training labels"):
         load_labels(CIFAR_N / "CIFAR-10_human.pt", "worse_label", sorted_order, 10, "cifar10")
+
+
+def test_by_class_positions_put_the_kth_image_of_a_class_at_its_offset_plus_k():
+    from memtui.labelfile import by_class_positions
+
+    clean = np.array([2, 0, 2, 1, 0, 2])
+    # a tree loaded class by class: 0,0 | 1 | 2,2,2 -> offsets 0, 2, 3
+    assert by_class_positions(clean).tolist() == [3, 0, 4, 2, 1, 5]
+    tree_labels = torch.tensor(sorted(clean.tolist()))
+    assert tree_labels[by_class_positions(clean)].tolist() == clean.tolist()
