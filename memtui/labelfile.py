@@ -276,3 +276,25 @@ def by_class_positions(clean: np.ndarray | torch.Tensor) -> torch.Tensor:
     positions = torch.empty_like(labels)
     positions[torch.argsort(labels, stable=True)] = torch.arange(len(labels))
     return positions
+
+
+def labels_for_training_set(label_file: LabelFile, true_labels: torch.Tensor, num_classes: int,
+                            dataset: str = "the data set", by_class: bool = False
+                            ) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(order, labels): the file's labels checked against the training set, and, for a training
+    set read class by class from a tree that keeps the canonical order within a class (the
+    CIFAR-10 JPEG tree, ``by_class``), the permutation that puts it into the file's canonical
+    order (``x[order]``, ``y[order]``) first; None when the set is used as it is. The permutation
+    comes from the file's clean labels, so a tree is reordered only when the file carries them
+    and their class counts are the tree's."""
+    true = torch.as_tensor(true_labels).cpu().to(torch.int64)
+    clean = label_file.clean
+    order = None
+    if by_class and clean is not None and len(clean) == len(true) \
+            and not np.array_equal(clean, true.numpy()):
+        k = max(num_classes, int(clean.max(initial=0)) + 1)
+        if np.array_equal(np.bincount(clean, minlength=k),
+                          np.bincount(true.numpy(), minlength=k)):
+            order = by_class_positions(clean)
+            true = true[order]
+    return order, check_labels(label_file, true, num_classes, dataset)

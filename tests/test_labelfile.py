@@ -238,3 +238,23 @@ def test_by_class_positions_put_the_kth_image_of_a_class_at_its_offset_plus_k():
     assert by_class_positions(clean).tolist() == [3, 0, 4, 2, 1, 5]
     tree_labels = torch.tensor(sorted(clean.tolist()))
     assert tree_labels[by_class_positions(clean)].tolist() == clean.tolist()
+
+
+def test_a_tree_read_class_by_class_is_put_into_the_files_order_by_its_clean_labels():
+    from memtui.labelfile import LabelFile, labels_for_training_set
+
+    clean = np.array([2, 0, 2, 1, 0, 2])
+    noisy = np.array([1, 0, 2, 1, 2, 2])
+    chosen = LabelFile(__import__("pathlib").Path("n.pt"), "worse_label", noisy, clean,
+                       "clean_label")
+    tree = torch.tensor([0, 0, 1, 2, 2, 2])
+    order, labels = labels_for_training_set(chosen, tree, 3, by_class=True)
+    assert order is not None and tree[order].tolist() == clean.tolist()
+    assert labels.tolist() == noisy.tolist()
+    # not a tree, or a set in the file's order already: used as it is
+    assert labels_for_training_set(chosen, torch.from_numpy(clean), 3, by_class=True)[0] is None
+    with pytest.raises(ConfigError, match="clean_label differs"):
+        labels_for_training_set(chosen, tree, 3, by_class=False)
+    # other class counts than the tree's: no reordering, the order check refuses
+    with pytest.raises(ConfigError, match="clean_label differs"):
+        labels_for_training_set(chosen, torch.tensor([0, 1, 1, 2, 2, 2]), 3, by_class=True)
