@@ -3,22 +3,25 @@
 Classes are the sub-folders of ``train`` in sorted order, and ``test`` must have the same ones;
 within a class, files are taken in the order torchvision's ImageFolder takes them (sorted walk),
 so a CIFAR-10 tree keeps its numbering. Every image must have one size (memtui trains on whole
-tensors); grey images in a colour set are repeated to three channels, alpha is dropped.
+tensors); grey images in a colour set are repeated to three channels, alpha is dropped. Pillow
+decodes them (memtui needs no torchvision).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from memtui.errors import DataError
 from memtui.imageset import ImageSet
 
-EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+# torchvision's ImageFolder suffixes, as memtui/data.py reads the CIFAR-10 tree; Pillow decodes them
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 LAYOUT = "train/<class>/<image> and test/<class>/<image> folders"
 
 
@@ -58,51 +61,46 @@ def fingerprint(root: Path) -> str:
 
 def decode(samples: list[tuple[Path, int]], shape: tuple[int, int, int] | None = None
            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode every image into one uint8 tensor [N, C, H, W]. ``shape`` (C, H, W) when the data set
-    fixes it (CIFAR-10); otherwise the first image sets the size and the set's colours the C."""
-    from torchvision.io import ImageReadMode, decode_image, read_file
+    """Decode every image (Pillow) into one uint8 tensor [N, C, H, W]. ``shape`` (C, H, W) when the
+    data set fixes it; otherwise the first image sets the size and the set's colours the C."""
+    from PIL import Image, UnidentifiedImageError
 
     if not samples:
         raise DataError("no images to read")
-    images: torch.Tensor | None = None
-    colour = torch.zeros(len(samples), dtype=torch.bool)
+    images: np.ndarray | None = None
+    colour = np.zeros(len(samples), dtype=bool)
     first: tuple[Path, int, int] | None = None
-    # torchvision 0.29 deprecates its JPEG decoder in favour of TorchCodec; it still decodes
-    # correctly, and a warning per image would bury the run's own output.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision")
-        for i, (path, _) in enumerate(samples):
-            try:
-                image = decode_image(read_file(str(path)), mode=ImageReadMode.UNCHANGED)
-            except RuntimeError:
-                raise DataError(f"{path} is damaged: it cannot be decoded as an image") from None
-            if image.ndim != 3:
-                raise DataError(f"{path} is not a still image (shape {tuple(image.shape)})")
-            c, h, w = image.shape
-            if first is None:
-                first = (path, h, w)
-                if shape is not None and (h, w) != shape[1:]:
-                    raise DataError(f"{path} is {w}x{h} pixels; this data set's images are "
-                                    f"{shape[2]}x{shape[1]}")
-                images = torch.empty((len(samples), 3, h, w), dtype=torch.uint8)
-            elif (h, w) != first[1:]:
-                raise DataError(f"images differ in size: {path} is {w}x{h} pixels, {first[0]} is "
-                                f"{first[2]}x{first[1]}; memtui needs one size (resize them first)")
-            assert images is not None
-            if c >= 3:
-                images[i] = image[:3]
-                colour[i] = True
-            else:
-                images[i] = image[:1]  # grey (and grey+alpha): one channel, broadcast to three
+    for i, (path, _) in enumerate(samples):
+        try:
+            with Image.open(path) as picture:
+                grey = picture.mode in GREY_MODES
+                pixels = np.asarray(picture.convert("L" if grey else "RGB"))
+        except (UnidentifiedImageError, OSError, ValueError):
+            raise DataError(f"{path} is damaged: it cannot be decoded as an image") from None
+        h, w = pixels.shape[:2]
+        if first is None:
+            first = (path, h, w)
+            if shape is not None and (h, w) != shape[1:]:
+                raise DataError(f"{path} is {w}x{h} pixels; this data set's images are "
+                                f"{shape[2]}x{shape[1]}")
+            images = np.empty((len(samples), h, w, 3), dtype=np.uint8)
+        elif (h, w) != first[1:]:
+            raise DataError(f"images differ in size: {path} is {w}x{h} pixels, {first[0]} is "
+                            f"{first[2]}x{first[1]}; memtui needs one size (resize them first)")
+        assert images is not None
+        # grey: one channel, repeated to three in case the set holds colour images too
+        images[i] = pixels[:, :, None] if grey else pixels
+        colour[i] = not grey
     assert images is not None
     labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
     channels = shape[0] if shape is not None else (3 if bool(colour.any()) else 1)
+    tensor = torch.from_numpy(images).permute(0, 3, 1, 2)
     if channels == 1:
         if bool(colour.any()):
-            path = samples[int(colour.nonzero()[0])][0]
+            path = samples[int(np.flatnonzero(colour)[0])][0]
             raise DataError(f"{path} is a colour image; this data set's images are grey")
-        return images[:, :1].contiguous(), labels
-    return images, labels
+        return tensor[:, :1].contiguous(), labels
+    return tensor.contiguous(), labels
 
 
 def read_image_folder(root: Path) -> ImageSet:

@@ -19,18 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from memtui.corruption import PAIRFLIP_MAPS
 from memtui.errors import ConfigError
+from memtui.specs import CLASS_MAPS
 
 MATRIX_FIELD = "corruption.matrix"
 ROW_TOLERANCE = 1e-6
 
-#: Class maps of asymmetric noise: source class -> the class its labels flip to.
-ASYMMETRIC_MAPS: dict[str, dict[int, int]] = dict(PAIRFLIP_MAPS)
-# CIFAR-100 in the SCE/APL code: blocks of five consecutive fine classes, each flipping to the
-# next in its block (4 -> 0). The blocks are alphabetical runs of class names, not CIFAR-100's
-# superclasses; kept as that code has it, for comparable figures.
-ASYMMETRIC_MAPS["cifar100"] = {c: (c // 5) * 5 + (c % 5 + 1) % 5 for c in range(100)}
+#: Class maps of asymmetric (and pairflip) noise: source class -> the class its labels flip to.
+ASYMMETRIC_MAPS = CLASS_MAPS
 
 
 def noise_seed(corruption_seed: int | None, run_seed: int) -> int:

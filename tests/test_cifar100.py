@@ -18,10 +18,12 @@ import pytest
 import torch
 
 from memtui.cifar100 import read_cifar100
+from memtui.data import load
 from memtui.errors import DataError
+from memtui.specs import DATASETS
 
-FINE = [f"fine{i:02d}" for i in range(100)]
-COARSE = [f"coarse{i:02d}" for i in range(20)]
+FINE = list(DATASETS["cifar100"].classes)
+COARSE = list(DATASETS["cifar100-coarse"].classes)
 
 
 def write_cifar100(root: Path, train: int = 12, test: int = 5, seed: int = 0) -> dict:
@@ -112,3 +114,26 @@ def test_labels_and_images_that_differ_in_number_are_damaged(tmp_path):
     (tmp_path / "cifar-100-python" / "test").write_bytes(pickle.dumps(entry, protocol=2))
     with pytest.raises(DataError, match="test is damaged: fine_labels"):
         read_cifar100(tmp_path)
+
+
+def test_cifar100_and_its_superclasses_are_data_sets(tmp_path):
+    written = write_cifar100(tmp_path)
+    fine = load("cifar100", tmp_path)
+    coarse = load("cifar100-coarse", tmp_path)
+    assert fine.info.num_classes == 100 and coarse.info.num_classes == 20
+    assert fine.train_y.tolist() == written["train"]["fine_labels"]
+    assert coarse.train_y.tolist() == written["train"]["coarse_labels"]
+    assert torch.equal(fine.train_x, coarse.train_x)
+
+
+def test_a_meta_file_with_other_class_names_is_refused(tmp_path):
+    write_cifar100(tmp_path)
+    meta = {"fine_label_names": [f"c{i}" for i in range(100)], "coarse_label_names": COARSE}
+    (tmp_path / "cifar-100-python" / "meta").write_bytes(pickle.dumps(meta, protocol=2))
+    with pytest.raises(DataError, match="names other classes than CIFAR-100's"):
+        load("cifar100", tmp_path)
+
+
+def test_cifar100_missing_offline_names_the_layout_and_data_dir(tmp_path):
+    with pytest.raises(DataError, match=r"cifar-100-python/ .* --data-dir"):
+        load("cifar100", tmp_path)

@@ -14,8 +14,13 @@ import pytest
 import torch
 from torchvision.io import write_png
 
+from memtui.config import validate
+from memtui.data import load
 from memtui.errors import DataError
 from memtui.imagefolder import fingerprint, read_image_folder
+from memtui.session import build_engine
+
+from helpers import tiny_document
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:torchvision")
 
@@ -110,3 +115,28 @@ def test_the_fingerprint_changes_when_an_image_in_a_class_folder_changes(tmp_pat
     assert fingerprint(tmp_path) == before
     write_image(tmp_path / "train" / "ant" / "07.png", 3)
     assert fingerprint(tmp_path) != before
+
+
+def test_an_image_folder_is_a_data_set_with_its_own_classes_and_size(tmp_path):
+    write_folder(tmp_path / "pets")
+    split = load("imagefolder", tmp_path / "pets")
+    assert split.info.classes == ("ant", "cat", "zebra") and split.info.num_classes == 3
+    assert split.info.shape == (3, 8, 6)
+
+
+def test_an_image_folder_is_decoded_once_then_read_from_the_cache(tmp_path):
+    write_folder(tmp_path / "pets")
+    first = load("imagefolder", tmp_path / "pets")
+    cached = load("imagefolder", tmp_path / "pets")
+    assert torch.equal(first.train_x, cached.train_x) and cached.classes == first.classes
+    write_image(tmp_path / "pets" / "train" / "ant" / "zz.png", 9)  # a change: decoded again
+    assert len(load("imagefolder", tmp_path / "pets").train_y) == len(first.train_y) + 1
+
+
+def test_a_run_trains_on_an_image_folder(tmp_path, recorder):
+    write_folder(tmp_path / "pets", per_class=(6, 2))
+    config = validate(tiny_document(data={"dataset": "imagefolder", "subset": None,
+                                          "test_subset": None, "data_dir": str(tmp_path / "pets")},
+                                    batch_size=4, losses=[{"name": "ce"}, {"name": "rll"}]))
+    build_engine(config, [recorder]).run()
+    assert recorder.events[-1].status == "completed"
