@@ -90,6 +90,8 @@ class Dataset:
     title: str
     classes: tuple[str, ...]
     shape: tuple[int, int, int]  # C, H, W of every image
+    #: classes and shape come with the data (an image folder): known once it is read
+    from_data: bool = False
 
     @property
     def num_classes(self) -> int:
@@ -219,8 +221,8 @@ DATASETS: dict[str, Dataset] = {
                 (3, 32, 32)),
         Dataset("cifar100", "CIFAR-100", _CIFAR100_FINE, (3, 32, 32)),
         Dataset("cifar100-coarse", "CIFAR-100, its 20 superclasses", _CIFAR100_COARSE, (3, 32, 32)),
-        # classes and image size are the folder's own, known once it is read
-        Dataset("imagefolder", "image folder (train/<class>/*, test/<class>/*)", (), (0, 0, 0)),
+        Dataset("imagefolder", "image folder (train/<class>/*, test/<class>/*)", (), (0, 0, 0),
+                from_data=True),
     ]
 }
 
