@@ -3,7 +3,9 @@
 A sample counts as *corrupted* when its training label differs from its original label: in the
 ``random`` mode (Zhang et al.) a resampled label may land on the true class, and such a sample is
 clean for every metric. The original labels and the mask are kept so that the engine can measure
-how much of the corruption a network memorised and how much it recovered.
+how much of the corruption a network memorised and how much it recovered. ``asymmetric`` noise
+is drawn from a transition matrix (memtui/transitions.py); ``file`` labels are given (read and
+checked by memtui/labelfile.py), and are corrupted where they differ from the data set's.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Asymmetric ("class-conditional") noise as the field uses it is a special case: P
 (CVPR 2017) and the SCE/APL code flip a label, with probability eta, along a fixed class map of
 look-alike classes (CIFAR-10: truck->automobile, bird->airplane, deer->horse, cat<->dog; MNIST:
 2->7, 3->8, 5<->6, 7->1) and, on CIFAR-100, to the next class within blocks of five consecutive
-class indices. A general matrix (from a preset or a file) covers everything else; each row must be
-a probability distribution.
+class indices (the maps are facts of the data sets: ``specs.CLASS_MAPS``). A general matrix (from
+a preset or a file) covers everything else; each row must be a probability distribution.
 
 Pure functions over label tensors and a torch Generator: the noise seed (``corruption.seed``) is
 apart from the seed that initialises the networks, so the noise can be held fixed over seeds (the
@@ -26,7 +26,7 @@ MATRIX_FIELD = "corruption.matrix"
 ROW_TOLERANCE = 1e-6
 
 #: Class maps of asymmetric (and pairflip) noise: source class -> the class its labels flip to.
-ASYMMETRIC_MAPS = CLASS_MAPS
+ASYMMETRIC_MAPS = CLASS_MAPS  # the spec table's, under the name this module's readers look for
 
 
 def noise_seed(corruption_seed: int | None, run_seed: int) -> int:
