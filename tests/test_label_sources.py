@@ -175,3 +175,19 @@ def test_augmentation_changes_training_batches_and_nothing_the_evaluation_sees(r
     plain, augmented = run(False), run(True)
     assert not torch.equal(plain, augmented)
     assert torch.equal(run(True), augmented)  # the draws are the seed's
+
+
+def test_a_sweep_grid_takes_label_sets_augmentation_and_the_noise_seed_as_axes(tmp_path):
+    from pathlib import Path
+
+    from memtui.sweep.grid import load_grid
+
+    path = tmp_path / "g.toml"
+    path.write_text('base = "cifar10n-worse-cpu"\n[set]\n"corruption.seed" = 3\n[grid]\n'
+                    '"corruption.key" = ["aggre_label", "worse_label"]\n'
+                    '"data.augment" = [false, true]\n')
+    grid = load_grid(path, {"corruption.file": Path("CIFAR-10_human.pt")})
+    assert len(grid.cells) == 4
+    last = grid.cells[-1].config
+    assert last.corruption.key == "worse_label" and last.data.augment
+    assert last.corruption.seed == 3 and last.corruption.file == Path("CIFAR-10_human.pt")
