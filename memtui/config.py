@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -25,7 +26,15 @@ from memtui import specs
 from memtui.errors import ConfigError, did_you_mean, printable
 from memtui.overrides import FLAG_OF_FIELD
 from memtui.presets import DEFAULT_PRESET, read_preset_document
-from memtui.specs import ARCHITECTURES, DATASETS, LOSSES, InputMode, LabelMode, Param
+from memtui.specs import (
+    ARCHITECTURES,
+    CLASS_MAPS,
+    DATASETS,
+    LOSSES,
+    InputMode,
+    LabelMode,
+    Param,
+)
 
 #: Bounds of sizes, epochs and seeds: far beyond any run that could train, small enough that no
 #: value inside them overflows what consumes it (torch's seed, a tensor's size).
@@ -54,8 +63,9 @@ class Strict(BaseModel):
 class DataConfig(Strict):
     dataset: str = Field("demo", description="one of " + ", ".join(DATASETS))
     data_dir: Path | None = Field(
-        None, description="folder with the data set in torchvision's layout; read offline"
-    )
+        None, validate_default=True,
+        description="folder with the data set in torchvision's layout (imagefolder: the folder "
+        "holding train/<class>/ and test/<class>/); read offline")
     subset: int | None = Field(
         None, le=MAX_SIZE,
         description="train on this many training images (a fixed random subset; a batch needs 2)"
@@ -78,6 +88,21 @@ class DataConfig(Strict):
             )
         return value
 
+    normalize: bool = Field(
+        True, description="standardise inputs with the training set's channel mean and std; "
+        "false feeds raw 0-255 pixel values, as the paper's code does")
+    augment: bool = Field(
+        False, description="random crop (4-pixel zero padding) and horizontal flip of each "
+        "training batch, on the device; evaluation sees the images as they are")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _folder_needs_a_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None and info.data.get("dataset") == "imagefolder":
+            raise ValueError("the imagefolder data set needs a folder with train/<class>/ and "
+                             "test/<class>/")
+        return value
+
     @field_validator("subset")
     @classmethod
     def _subset_forms_a_batch(cls, value: int | None) -> int | None:
@@ -91,6 +116,43 @@ class CorruptionConfig(Strict):
     labels: LabelMode = Field("random", description="how training labels are corrupted")
     noise: float = Field(0.0, ge=0.0, le=1.0, description="corruption rate eta in [0, 1]")
     inputs: InputMode = Field("none", description="how training images are corrupted")
+    file: Path | None = Field(
+        None, description="label file for labels = 'file': CIFAR-N .pt, .npy, .npz, or .csv/.txt "
+        "with one label per line, in the data set's order")
+    key: str | None = Field(None, description="the label set of a .pt/.npz file of several "
+                            "(CIFAR-10N: aggre_label, worse_label, random_label1..3)")
+    matrix: list[list[float]] | Path | None = Field(
+        None, description="transition matrix for labels = 'asymmetric' (rows: true class, "
+        "columns: given class; each row sums to 1), inline or a .npy/.csv file; default: the "
+        "data set's class map at rate noise")
+    seed: int | None = Field(
+        None, ge=0, le=MAX_SEED,
+        description="seed of the data's randomness (subset, label and input noise); default the "
+        "run's seed. Fixed, it keeps the noise while --seed varies the networks")
+
+    @field_validator("noise")
+    @classmethod
+    def _no_rate_for_a_file(cls, value: float, info: ValidationInfo) -> float:
+        if value and info.data.get("labels") == "file":
+            raise ValueError("labels from a file carry their own noise; leave noise at 0")
+        return value
+
+    @field_validator("file", "key")
+    @classmethod
+    def _only_for_a_file(cls, value: Any, info: ValidationInfo) -> Any:
+        labels = info.data.get("labels")
+        if value is not None and labels != "file":
+            raise ValueError(f"only read with corruption.labels = 'file' (labels are {labels!r})")
+        return value
+
+    @field_validator("matrix")
+    @classmethod
+    def _only_for_asymmetric(cls, value: Any, info: ValidationInfo) -> Any:
+        labels = info.data.get("labels")
+        if value is not None and labels != "asymmetric":
+            raise ValueError(f"only used with corruption.labels = 'asymmetric' (labels are "
+                             f"{labels!r})")
+        return value
 
 
 def _int_option(param: Param, description: str) -> Any:
@@ -295,6 +357,16 @@ class ExperimentConfig(Strict):
         if not DEVICE_PATTERN.match(value):
             raise ValueError(f"unknown device {value!r}; valid: auto, cpu, cuda, cuda:N, mps")
         return value
+
+    @model_validator(mode="after")
+    def _a_class_map_for_flips(self) -> ExperimentConfig:
+        mode = self.corruption.labels
+        if (mode == "pairflip" or mode == "asymmetric" and self.corruption.matrix is None) \
+                and self.data.dataset not in CLASS_MAPS:
+            raise ValueError(f"corruption.labels: {mode} noise has no class map for data set "
+                             f"{self.data.dataset!r} (maps: {', '.join(CLASS_MAPS)})"
+                             + ("; give corruption.matrix" if mode == "asymmetric" else ""))
+        return self
 
     @model_validator(mode="after")
     def _distinct_labels(self) -> ExperimentConfig:

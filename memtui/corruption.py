@@ -3,7 +3,9 @@
 A sample counts as *corrupted* when its training label differs from its original label: in the
 ``random`` mode (Zhang et al.) a resampled label may land on the true class, and such a sample is
 clean for every metric. The original labels and the mask are kept so that the engine can measure
-how much of the corruption a network memorised and how much it recovered.
+how much of the corruption a network memorised and how much it recovered. ``asymmetric`` noise
+is drawn from a transition matrix (memtui/transitions.py); ``file`` labels are given (read and
+checked by memtui/labelfile.py), and are corrupted where they differ from the data set's.
 """
 
 from __future__ import annotations
@@ -13,19 +15,12 @@ from dataclasses import dataclass
 import torch
 
 from memtui.specs import InputMode, LabelMode
+from memtui.transitions import ASYMMETRIC_MAPS, asymmetric_matrix, transition_labels
 
 GAUSSIAN_CHUNK = 4096  # images per chunk of generated noise
 
-# Class maps for pairflip noise: source class -> the class it is flipped to.
-PAIRFLIP_MAPS: dict[str, dict[int, int]] = {
-    # truck->automobile, bird->airplane, deer->horse, cat<->dog
-    "cifar10": {9: 1, 2: 0, 4: 7, 3: 5, 5: 3},
-    "mnist": {2: 7, 3: 8, 5: 6, 6: 5, 7: 1},
-    # docs/reference.md gives no map for Fashion-MNIST; these are its visually closest classes, picked the
-    # way the MNIST and CIFAR-10 maps are: t-shirt->shirt, pullover->coat, sandal/boot->sneaker.
-    "fashion-mnist": {0: 6, 2: 4, 5: 7, 9: 7},
-}
-PAIRFLIP_MAPS["demo"] = PAIRFLIP_MAPS["fashion-mnist"]
+#: Class maps for pairflip noise (and asymmetric noise without a matrix): memtui.transitions.
+PAIRFLIP_MAPS = ASYMMETRIC_MAPS
 
 
 @dataclass(frozen=True)
@@ -46,8 +41,22 @@ def corrupt_labels(
     num_classes: int,
     seed: int,
     dataset: str = "",
+    matrix: torch.Tensor | None = None,
+    given: torch.Tensor | None = None,
 ) -> CorruptedLabels:
+    """``asymmetric`` draws each label from a row of ``matrix`` (default: the data set's class map
+    at ``rate``, as pairflip); ``file`` takes the ``given`` labels as they are."""
     true = labels.to(torch.int64).clone()
+    if mode == "asymmetric":
+        if matrix is None:
+            matrix = asymmetric_matrix(dataset, num_classes, rate)
+        noisy = transition_labels(true, matrix, seed)
+        return CorruptedLabels(noisy=noisy, true=true, mask=noisy != true)
+    if mode == "file":
+        if given is None or given.shape != true.shape:
+            raise ValueError("labels from a file need the given labels, one per training image")
+        noisy = given.to(torch.int64).clone()
+        return CorruptedLabels(noisy=noisy, true=true, mask=noisy != true)
     gen = torch.Generator().manual_seed(seed)
     chosen = torch.rand(true.shape, generator=gen) < rate
     noisy = true.clone()

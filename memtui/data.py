@@ -4,7 +4,9 @@ The engine moves each set to the device once and gathers batches there, so nothi
 hot path. Readers follow torchvision's layouts: ``MNIST/raw`` and ``FashionMNIST/raw`` (IDX files),
 ``cifar-10-batches-py`` (pickles) and, for CIFAR-10, an ImageFolder tree (``train/<class>/*.jpg``,
 ``test/<class>/*.jpg``), which may also sit in a ``cifar10-jpeg.zip`` beside the others. Decoding a
-JPEG tree takes seconds, so the decoded tensors are cached (see ``cache_dir``).
+JPEG tree takes seconds, so the decoded tensors are cached (see ``cache_dir``). Also
+``cifar-100-python`` (memtui/cifar100.py) and any image folder (memtui/imagefolder.py), whose
+classes come with it.
 
 Nothing here needs torchvision: the pickles are read with ``pickle`` and numpy, the JPEGs with
 Pillow, and downloads (memtui/download.py) with urllib. PyPI's torchvision pins torch's CUDA build,
@@ -19,7 +21,8 @@ import os
 import pickle
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -28,7 +31,11 @@ import torch
 
 from memtui import download
 from memtui.atomic import atomic_write
+from memtui.cifar100 import FOLDER as CIFAR100_FOLDER
+from memtui.cifar100 import LAYOUT as CIFAR100_LAYOUT
+from memtui.cifar100 import read_cifar100
 from memtui.errors import DataError
+from memtui.imagefolder import fingerprint, read_image_folder
 from memtui.specs import DATASETS, Dataset  # names, classes, shapes: LOADERS binds each to a reader
 
 
@@ -39,10 +46,22 @@ class DataSplit:
     train_y: torch.Tensor  # int64 [N]
     test_x: torch.Tensor
     test_y: torch.Tensor
+    classes: tuple[str, ...] = ()  # a data set whose classes come with it (an image folder)
+    by_class: bool = False  # read class by class from a tree: not the data set's canonical order
+    given_y: torch.Tensor | None = None  # int64 [N], training labels from a label file
 
     @property
     def info(self) -> Dataset:
-        return DATASETS[self.name]
+        spec = DATASETS[self.name]
+        if not self.classes:
+            return spec
+        shape = (int(self.train_x.shape[1]), int(self.train_x.shape[2]), int(self.train_x.shape[3]))
+        return replace(spec, classes=self.classes, shape=shape)
+
+    def keep_train(self, keep: torch.Tensor) -> DataSplit:
+        """The split with only the training images at ``keep`` (labels from a file follow)."""
+        given = None if self.given_y is None else self.given_y[keep]
+        return replace(self, train_x=self.train_x[keep], train_y=self.train_y[keep], given_y=given)
 
 
 def cache_dir() -> Path:
@@ -83,15 +102,18 @@ def take_subset(split: DataSplit, train: int | None, test: int | None, seed: int
             raise DataError(f"data.{field}{f' ({flag})' if flag else ''}: {n:,} images asked, "
                             f"but {split.name} has {have:,} {part} images; give at most {have:,}")
 
-    def pick(x: torch.Tensor, y: torch.Tensor, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        if n is None or n >= len(y):
-            return x, y
-        keep = torch.randperm(len(y), generator=gen)[:n].sort().values
-        return x[keep], y[keep]
+    def pick(size: int, n: int | None) -> torch.Tensor | None:
+        if n is None or n >= size:
+            return None
+        return torch.randperm(size, generator=gen)[:n].sort().values
 
-    train_x, train_y = pick(split.train_x, split.train_y, train)
-    test_x, test_y = pick(split.test_x, split.test_y, test)
-    return DataSplit(split.name, train_x, train_y, test_x, test_y)
+    keep_train = pick(len(split.train_y), train)
+    keep_test = pick(len(split.test_y), test)
+    if keep_train is not None:
+        split = split.keep_train(keep_train)
+    if keep_test is not None:
+        split = replace(split, test_x=split.test_x[keep_test], test_y=split.test_y[keep_test])
+    return split
 
 
 HOLDOUT_SEED = 42  # the random_state of the paper's train_test_split
@@ -110,9 +132,7 @@ def hold_out(split: DataSplit, fraction: float, seed: int = HOLDOUT_SEED) -> Dat
     if held >= n:
         raise DataError(f"data.holdout = {fraction:g} would hold out all {n} training images")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    keep = order[held:].sort().values
-    return DataSplit(split.name, split.train_x[keep], split.train_y[keep], split.test_x,
-                     split.test_y)
+    return split.keep_train(order[held:].sort().values)
 
 
 def _load_demo(data_dir: Path | None = None) -> DataSplit:
@@ -205,7 +225,7 @@ def _load_cifar10(data_dir: Path | None) -> DataSplit:
         return _load_cifar10_pickles(root, download_missing=data_dir is None)
     for candidate in (root, root / "cifar10", root / "cifar10-jpeg"):
         if (candidate / "train").is_dir() and (candidate / "test").is_dir():
-            return _cached(candidate, lambda folder=candidate: _read_cifar10_folders(folder))
+            return _cached(candidate, partial(_read_cifar10_folders, candidate))
     archive = root / "cifar10-jpeg.zip"
     if archive.is_file():
         return _cached(archive, lambda: _read_cifar10_folders(_unzip_once(archive)))
@@ -266,20 +286,24 @@ def _cache_key(source: Path) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def _cached(source: Path, build) -> DataSplit:
-    path = cache_dir() / f"cifar10-{_cache_key(source)}.pt"
+def _cached(source: Path, build: Callable[[], DataSplit], name: str = "cifar10",
+            key: str | None = None) -> DataSplit:
+    """A tree's decoded tensors from the cache, else ``build()`` and cache them. Trees are read
+    class by class (``by_class``)."""
+    path = cache_dir() / f"{name}-{key or _cache_key(source)}.pt"
     if path.is_file():
         try:
             parts = torch.load(path, weights_only=True)
-            return DataSplit("cifar10", **parts)
+            classes = tuple(parts.pop("classes", ()))
+            return DataSplit(name, **parts, classes=classes, by_class=True)
         except Exception:  # a cache written by an interrupted run: rebuild it
             pass
-    split = build()
+    split = replace(build(), by_class=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path, "wb") as fh:
-            torch.save({k: getattr(split, k) for k in ("train_x", "train_y", "test_x", "test_y")},
-                       fh)
+            parts = {k: getattr(split, k) for k in ("train_x", "train_y", "test_x", "test_y")}
+            torch.save({**parts, "classes": list(split.classes)} if split.classes else parts, fh)
     except OSError:
         pass  # a read-only cache only costs the decoding time next run
     return split
@@ -350,10 +374,42 @@ def _read_cifar10_folders(root: Path) -> DataSplit:
     return DataSplit("cifar10", train_x, train_y, test_x, test_y)
 
 
+def _load_imagefolder(data_dir: Path | None) -> DataSplit:
+    if data_dir is None:
+        raise DataError("the imagefolder data set needs --data-dir (data.data_dir): a folder with "
+                        "train/<class>/ and test/<class>/ of images of one size")
+    root = Path(data_dir)
+
+    def build() -> DataSplit:
+        images = read_image_folder(root)
+        return DataSplit("imagefolder", images.train_x, images.train_y, images.test_x,
+                         images.test_y, classes=images.classes)
+
+    return _cached(root, build, name="imagefolder", key=fingerprint(root))
+
+
+def _load_cifar100(name: str, data_dir: Path | None) -> DataSplit:
+    root = Path(data_dir) if data_dir else _default_root()
+    if data_dir is None and not (root / CIFAR100_FOLDER).is_dir():
+        try:
+            download.fetch_cifar100(root)
+        except download.DownloadFailed as exc:
+            raise DataError(_offline_hint(name, root, CIFAR100_LAYOUT)
+                            + f" (download failed: {exc})") from None
+    images = read_cifar100(root, coarse=name == "cifar100-coarse")
+    if images.classes != DATASETS[name].classes:
+        raise DataError(f"{root / CIFAR100_FOLDER / 'meta'} names other classes than CIFAR-100's "
+                        f"({', '.join(images.classes[:3])}, ...)")
+    return DataSplit(name, images.train_x, images.train_y, images.test_x, images.test_y)
+
+
 #: data set name (an entry of ``specs.DATASETS``) -> its reader(data_dir)
 LOADERS: dict[str, Callable[[Path | None], DataSplit]] = {
     "demo": _load_demo,
     "mnist": lambda data_dir: _load_mnist_like("mnist", data_dir),
     "fashion-mnist": lambda data_dir: _load_mnist_like("fashion-mnist", data_dir),
     "cifar10": _load_cifar10,
+    "cifar100": lambda data_dir: _load_cifar100("cifar100", data_dir),
+    "cifar100-coarse": lambda data_dir: _load_cifar100("cifar100-coarse", data_dir),
+    "imagefolder": _load_imagefolder,
 }

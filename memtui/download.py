@@ -41,6 +41,9 @@ SOURCES: dict[str, Source] = {
     "cifar10": Source(
         ("https://www.cs.toronto.edu/~kriz/",),
         {"cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a"}),
+    "cifar100": Source(
+        ("https://www.cs.toronto.edu/~kriz/",),
+        {"cifar-100-python.tar.gz": "eb9058c3a382ffc7106e4002c42a8d85"}),
 }
 
 
@@ -58,10 +61,19 @@ def fetch_idx(name: str, raw: Path) -> None:
 
 def fetch_cifar10(root: Path) -> None:
     """The python version of CIFAR-10, unpacked to ``root/cifar-10-batches-py``."""
+    _fetch_cifar(root, "cifar10", "cifar-10-python.tar.gz", "cifar-10-batches-py/")
+
+
+def fetch_cifar100(root: Path) -> None:
+    """The python version of CIFAR-100, unpacked to ``root/cifar-100-python``."""
+    _fetch_cifar(root, "cifar100", "cifar-100-python.tar.gz", "cifar-100-python/")
+
+
+def _fetch_cifar(root: Path, name: str, file_name: str, folder: str) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    archive = _fetch("cifar10", "cifar-10-python.tar.gz", root)
+    archive = _fetch(name, file_name, root)
     with tarfile.open(archive, "r:gz") as tar:
-        members = [m for m in tar.getmembers() if m.name.startswith("cifar-10-batches-py/")]
+        members = [m for m in tar.getmembers() if m.name.startswith(folder)]
         # The "data" filter (Python >= 3.10.12) refuses links and absolute paths; the checksum
         # already vouches for the archive on older Pythons.
         if hasattr(tarfile, "data_filter"):

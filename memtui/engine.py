@@ -22,6 +22,7 @@ from typing import Protocol
 
 import torch
 
+from memtui.augment import batch_generator, crop_and_flip
 from memtui.bank import LossStepError, ModelBank, PerSampleLoss
 from memtui.checkpoint import Checkpoint
 from memtui.checkpointing import Checkpointer
@@ -249,6 +250,8 @@ class Engine:
         n = len(data.train_x)
         order = epoch_permutation(self.config.seed, epoch, n).to(self.device)
         slices = batch_slices(n, self.config.batch_size)
+        augment = (batch_generator(self.config.seed, epoch, data.train_x.device)
+                   if self.config.data.augment else None)
         active = list(self.active)
         sums = {i: torch.zeros((), device=self.device) for i in active}
         bank.set_mode(train=True)
@@ -261,7 +264,10 @@ class Engine:
             if control.stop_requested:
                 return TrainingPass(Ended.STOPPED)
             idx = order[part]
-            x = data.normalise(data.train_x[idx])
+            images = data.train_x[idx]
+            if augment is not None:
+                images = crop_and_flip(images, augment)
+            x = data.normalise(images)
             y = data.labels.noisy[idx]
             try:
                 losses = bank.train_step(x, y, active)

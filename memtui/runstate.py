@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from memtui.events import (
@@ -194,6 +195,10 @@ def describe_parts(state: RunState) -> list[str]:
         arch = f"mlp {model.get('depth', '?')}×{model.get('width', '?')}"
     noise = corruption.get("noise", 0.0)
     corrupt = f"{corruption.get('labels', '?')} labels {noise:.0%}"
+    if corruption.get("labels") == "file":  # the file's labels carry their own rate
+        corrupt = f"file labels {corruption.get('key') or Path(str(corruption.get('file'))).name}"
+    elif corruption.get("labels") == "asymmetric" and corruption.get("matrix") is not None:
+        corrupt = "asymmetric labels (matrix)"
     if corruption.get("inputs", "none") != "none":
         corrupt += f" + {corruption['inputs']}"
     lr = cfg.get("optimizer", {}).get("lr")

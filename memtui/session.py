@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 
-from memtui import data as data_module
 from memtui.bank import PerSampleLoss, build_bank
 from memtui.checkpoint import CHECKPOINT_FILE, Checkpoint
 from memtui.checkpointing import Checkpointer
@@ -112,8 +111,9 @@ def assemble(config: ExperimentConfig) -> Workload:
     enable_fast_paths(device)
     data = prepare_data(config, device)
     torch.manual_seed(config.seed)
-    info = data_module.DATASETS[config.data.dataset]
-    initial = build_model(config.model, info.shape, info.num_classes).to(device)
+    shape = (int(data.train_x.shape[1]), int(data.train_x.shape[2]), int(data.train_x.shape[3]))
+    # the data's own shape and classes: an image folder's are known only once it is read
+    initial = build_model(config.model, shape, data.num_classes).to(device)
     loss_fns = bind_losses(config)
     return Workload(device, data, build_bank(initial, loss_fns, config), loss_fns,
                     describe_losses(config))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 #: How training labels and images are corrupted (the corruption's modes, checked by the config).
-LabelMode = Literal["none", "random", "symmetric", "pairflip"]
+LabelMode = Literal["none", "random", "symmetric", "pairflip", "asymmetric", "file"]
 InputMode = Literal["none", "shuffled_pixels", "random_pixels", "gaussian"]
 
 
@@ -90,6 +90,8 @@ class Dataset:
     title: str
     classes: tuple[str, ...]
     shape: tuple[int, int, int]  # C, H, W of every image
+    #: classes and shape come with the data (an image folder): known once it is read
+    from_data: bool = False
 
     @property
     def num_classes(self) -> int:
@@ -192,6 +194,21 @@ LOSSES: dict[str, Loss] = {
 
 _FASHION = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
             "ankle boot")
+# CIFAR-100's class names as its meta file lists them (fine_label_names, coarse_label_names).
+_CIFAR100_FINE = tuple("""
+apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly
+camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup
+dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower
+leopard lion lizard lobster man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid
+otter palm_tree pear pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray
+road rocket rose sea seal shark shrew skunk skyscraper snail snake spider squirrel streetcar
+sunflower sweet_pepper table tank telephone television tiger tractor train trout tulip turtle
+wardrobe whale willow_tree wolf woman worm""".split())
+_CIFAR100_COARSE = tuple("""
+aquatic_mammals fish flowers food_containers fruit_and_vegetables household_electrical_devices
+household_furniture insects large_carnivores large_man-made_outdoor_things
+large_natural_outdoor_scenes large_omnivores_and_herbivores medium_mammals
+non-insect_invertebrates people reptiles small_mammals trees vehicles_1 vehicles_2""".split())
 DATASETS: dict[str, Dataset] = {
     spec.name: spec
     for spec in [
@@ -202,8 +219,29 @@ DATASETS: dict[str, Dataset] = {
                 ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                  "truck"),
                 (3, 32, 32)),
+        Dataset("cifar100", "CIFAR-100", _CIFAR100_FINE, (3, 32, 32)),
+        Dataset("cifar100-coarse", "CIFAR-100, its 20 superclasses", _CIFAR100_COARSE, (3, 32, 32)),
+        Dataset("imagefolder", "image folder (train/<class>/*, test/<class>/*)", (), (0, 0, 0),
+                from_data=True),
     ]
 }
+
+#: Class maps of pairflip and asymmetric label noise (memtui/transitions.py): source class -> the
+#: class its labels flip to. Patrini et al. (CVPR 2017) as the SCE/APL code uses them.
+CLASS_MAPS: dict[str, dict[int, int]] = {
+    # truck->automobile, bird->airplane, deer->horse, cat<->dog
+    "cifar10": {9: 1, 2: 0, 4: 7, 3: 5, 5: 3},
+    "mnist": {2: 7, 3: 8, 5: 6, 6: 5, 7: 1},
+    # docs/reference.md gives no map for Fashion-MNIST; these are its visually closest classes,
+    # picked the way the MNIST and CIFAR-10 maps are: t-shirt->shirt, pullover->coat,
+    # sandal/boot->sneaker.
+    "fashion-mnist": {0: 6, 2: 4, 5: 7, 9: 7},
+    # CIFAR-100 in the SCE/APL code: blocks of five consecutive fine classes, each flipping to the
+    # next in its block (4 -> 0). The blocks are alphabetical runs of class names, not CIFAR-100's
+    # superclasses; kept as that code has it, for comparable figures.
+    "cifar100": {c: (c // 5) * 5 + (c % 5 + 1) % 5 for c in range(100)},
+}
+CLASS_MAPS["demo"] = CLASS_MAPS["fashion-mnist"]
 
 # ---------------------------------------------------------------------------------------------
 # Architectures; the networks are in models.py.

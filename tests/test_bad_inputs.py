@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -118,6 +119,51 @@ def data_args(preset: str) -> Callable[[Path, Path], list[str]]:
 def not_a_zip(tmp: Path, _run: Path) -> None:
     (tmp / "data").mkdir()
     (tmp / "data" / "cifar10-jpeg.zip").write_bytes(b"<html>404 not found</html>")
+
+
+def write_file(name: str, write: Callable[[Path], object]) -> Callable[[Path, Path], None]:
+    return lambda tmp, _run: (write(tmp / name), None)[1]
+
+
+def LABELS_FROM(file: str, key: str | None = None) -> str:  # noqa: N802 - reads as a constant
+    table = f"[corruption]\nlabels = 'file'\nfile = '{file}'\n"
+    return table + (f"key = '{key}'\n" if key else "")
+
+
+def demo_labels() -> np.ndarray:
+    from memtui.data import load
+
+    return load("demo").train_y.numpy()
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def image_folder(odd_size: bool = False, empty_class: bool = False
+                 ) -> Callable[[Path, Path], None]:
+    def setup(tmp: Path, _run: Path) -> None:
+        from PIL import Image
+
+        for split in ("train", "test"):
+            for name in ("cat", "dog"):
+                (tmp / "pets" / split / name).mkdir(parents=True)
+                Image.new("RGB", (8, 8)).save(tmp / "pets" / split / name / "a.png")
+        if odd_size:
+            Image.new("RGB", (16, 16)).save(tmp / "pets" / "train" / "dog" / "big.png")
+        if empty_class:
+            (tmp / "pets" / "train" / "emu").mkdir()
+    return setup
+
+
+def evil_cifar100(tmp: Path, _run: Path) -> None:
+    import pickle
+
+    folder = tmp / "data" / "cifar-100-python"
+    folder.mkdir(parents=True)
+    for name in ("train", "test", "meta"):
+        (folder / name).write_bytes(pickle.dumps({"data": RunsCode()}))
 
 
 HELD_LOCKS: list = []  # the locks of "another process", held until the test session ends
@@ -430,6 +476,70 @@ CASES = [
     Case("data", "a zip archive that is not a zip", data_args("cifar10-noisy"),
          "cifar10-jpeg.zip is damaged: not a readable zip archive (File is not a zip file)",
          setup=not_a_zip),
+    # -- labels from a file, transition matrices, image folders ---------------------------------
+    Case("label file", "a label file shorter than the training set",
+         preset_file(GOOD_PRESET + LABELS_FROM("short.npy")),
+         "corruption.file: short.npy holds 10 labels; the demo training set has 5,000 images",
+         setup=write_file("short.npy", lambda p: np.save(p, np.zeros(10, dtype=np.int64)))),
+    Case("label file", "a label that is not a class",
+         preset_file(GOOD_PRESET + LABELS_FROM("labels.csv")),
+         "corruption.file: labels.csv: label 12 at position 3 is not a class of demo (valid: 0..9)",
+         setup=write_file("labels.csv", lambda p: p.write_text(
+             "\n".join("12" if i == 3 else "0" for i in range(5000))))),
+    Case("label file", "clean labels in another order than the data set's",
+         preset_file(GOOD_PRESET + LABELS_FROM("human.pt", "worse_label")),
+         "its clean_label differs from the demo training labels",
+         setup=write_file("human.pt", lambda p: torch.save(
+             {"clean_label": np.sort(demo_labels()), "worse_label": demo_labels()}, p))),
+    Case("label file", "a .pt label file whose pickle would run code",
+         preset_file(GOOD_PRESET + LABELS_FROM("evil.pt")),
+         "holds a pickle that would build other objects than arrays",
+         setup=write_file("evil.pt", lambda p: torch.save({"worse_label": RunsCode()}, p))),
+    Case("label file", "a label set the file does not have",
+         preset_file(GOOD_PRESET + LABELS_FROM("human.pt", "worst_label")),
+         "corruption.key: human.pt has no label set 'worst_label' (did you mean 'worse_label'?)",
+         setup=write_file("human.pt", lambda p: torch.save(
+             {"clean_label": demo_labels(), "worse_label": demo_labels()}, p))),
+    Case("label file", "a file of several label sets and no key",
+         preset_file(GOOD_PRESET + LABELS_FROM("human.pt")),
+         "corruption.key: human.pt holds several label sets; name one with corruption.key: "
+         "aggre_label, worse_label",
+         setup=write_file("human.pt", lambda p: torch.save(
+             {"clean_label": demo_labels(), "aggre_label": demo_labels(),
+              "worse_label": demo_labels()}, p))),
+    Case("flag", "--label-file for labels that do not come from a file",
+         run_args("--label-file", "labels.npy"),
+         "--label-file: only read with corruption.labels = 'file' (labels are 'random')"),
+    Case("flag", "a label-file preset without --label-file", run_args("--preset", "cifar10n-worse"),
+         "corruption.file: labels = 'file' needs a label file; give --label-file PATH"),
+    Case("preset", "a transition matrix of the wrong size",
+         preset_file(GOOD_PRESET + "[corruption]\nlabels = 'asymmetric'\n"
+                     "matrix = [[0.5, 0.5], [0.0, 1.0]]\n"),
+         "corruption.matrix: a matrix of shape (2, 2); the data set has 10 classes"),
+    Case("preset", "a transition matrix whose row does not sum to 1",
+         preset_file(GOOD_PRESET + "[corruption]\nlabels = 'asymmetric'\nmatrix = 't.csv'\n"),
+         "corruption.matrix: row 0 sums to 0.9; each row i holds P(given label j | true label i)",
+         setup=write_file("t.csv", lambda p: p.write_text(
+             "\n".join(" ".join("0.9" if i == j == 0 else str(float(i == j)) for j in range(10))
+                       for i in range(10))))),
+    Case("preset", "asymmetric noise on a data set without a class map",
+         preset_file("[data]\ndataset = 'imagefolder'\ndata_dir = '.'\n"
+                     "[corruption]\nlabels = 'asymmetric'\nnoise = 0.4\n"),
+         "corruption.labels: asymmetric noise has no class map for data set 'imagefolder'"),
+    Case("preset", "an image folder data set without data_dir",
+         preset_file("[data]\ndataset = 'imagefolder'\n"),
+         "data.data_dir: the imagefolder data set needs a folder with train/<class>/ and "
+         "test/<class>/"),
+    Case("data", "an image folder of images of two sizes",
+         preset_file("[data]\ndataset = 'imagefolder'\ndata_dir = 'pets'\n"),
+         "images differ in size: pets/train/dog/big.png is 16x16 pixels, pets/train/cat/a.png is 8x8",
+         setup=image_folder(odd_size=True)),
+    Case("data", "an image folder with an empty class",
+         preset_file("[data]\ndataset = 'imagefolder'\ndata_dir = 'pets'\n"),
+         "pets/train/emu holds no images", setup=image_folder(empty_class=True)),
+    Case("data", "a CIFAR-100 pickle that would run code",
+         preset_file("[data]\ndataset = 'cifar100'\ndata_dir = 'data'\n"),
+         "meta is not a CIFAR-100 pickle: it names", setup=evil_cifar100),
     # -- the machine -----------------------------------------------------------------------------
     Case("machine", "a full disk (the checkpoint cannot be written)",
          preset_file(GOOD_PRESET.replace("epochs = 1\n", "epochs = 2\ncheckpoint_seconds = 0\n")),

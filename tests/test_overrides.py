@@ -48,7 +48,7 @@ def test_the_generator_rewrites_only_between_its_markers_and_needs_them():
 
 def test_sweep_takes_its_shared_flags_from_the_table_and_passes_them_to_every_cell(monkeypatch,
                                                                                     tmp_path):
-    assert {o.flag for o in SWEEP_OVERRIDES} == {"--device", "--data-dir"}
+    assert {o.flag for o in SWEEP_OVERRIDES} == {"--device", "--data-dir", "--label-file"}
     import memtui.sweep.runner as runner
 
     seen = {}

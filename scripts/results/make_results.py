@@ -41,6 +41,8 @@ TABLES: dict[str, list[str]] = {
     "noise-rate": [f"noise-rate/noise-{n}-s{s}" for n in ("0.4", "0.6", "0.8", "0.9")
                    for s in SEEDS],
     "demo": [f"demo/demo-{v}-s{s}" for v in ("bn", "nobn") for s in SEEDS],
+    "cifar-n-worse": [f"cifar-n/worse-seed{s}" for s in SEEDS],
+    "cifar-n-sym40": [f"cifar-n/sym40-seed{s}" for s in SEEDS],
 }
 
 BLOCK = re.compile(r"(<!-- table: (?P<key>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /table: (?P=key) -->)",
@@ -84,8 +86,11 @@ def _forget_machine_paths(config_file: Path) -> None:
     """The data folder is a path of the machine that ran it: committed data names none."""
     document = json.loads(config_file.read_text())
     data = document.get("config", {}).get("data", {})
-    if data.get("data_dir") is not None:
+    corruption = document.get("config", {}).get("corruption", {})
+    if data.get("data_dir") is not None or corruption.get("file"):
         data["data_dir"] = None
+        if corruption.get("file"):  # a label file: its name says which, its folder is the machine's
+            corruption["file"] = Path(corruption["file"]).name
         config_file.write_text(json.dumps(document, indent=2) + "\n")
 
 
