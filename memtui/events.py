@@ -78,6 +78,19 @@ class RunFinished:
 
 
 @dataclass(frozen=True)
+class ResourceUsage:
+    """The machine during one epoch (memtui.resources), sampled off the training thread: per
+    figure (``cpu_percent``, ``gpu0_util``...) its (mean, max) over ``samples`` readings. Sent
+    before the epoch's EpochEnded."""
+
+    epoch: int
+    samples: int
+    values: dict[str, tuple[float, float]]
+    gpus: tuple[str, ...] = ()  # NVML's names, by index
+    note: str = ""  # why there are no GPU figures, in the run's first event only
+
+
+@dataclass(frozen=True)
 class RunHealth:
     """What a reader of a run directory can tell about its writer (``memtui watch``): "running",
     "not updated for 45 s", "process gone (pid N)" or "finished". Never from the engine."""
@@ -87,7 +100,7 @@ class RunHealth:
 
 
 Event = (RunStarted | EpochProgress | EpochMetrics | EpochEnded | LossDiverged | RunFinished
-         | RunHealth)
+         | RunHealth | ResourceUsage)
 
 
 class Sink(Protocol):

@@ -21,6 +21,7 @@ from memtui.events import (
     Event,
     LossDiverged,
     LossInfo,
+    ResourceUsage,
     RunFinished,
     RunHealth,
     RunStarted,
@@ -93,6 +94,9 @@ class RunState:
     #: The writer's health as a reader of the run directory sees it ("" for a live run).
     health: str = ""
     health_text: str = ""
+    #: The machine per epoch (memtui.resources), oldest first; why there are no GPU figures.
+    resources: list[ResourceUsage] = field(default_factory=list)
+    resource_note: str = ""
 
     def apply(self, event: Event) -> set[str]:
         """Take one event in; the loss labels (and HEADER) whose display changed."""
@@ -132,6 +136,10 @@ class RunState:
                 return set()
             loss.diverged = (event.epoch, event.reason)
             return {event.loss}
+        if isinstance(event, ResourceUsage):
+            self.resources.append(event)
+            self.resource_note = event.note or self.resource_note
+            return {HEADER}
         if isinstance(event, RunHealth):
             if (event.state, event.text) == (self.health, self.health_text):
                 return set()

@@ -32,6 +32,7 @@ from memtui.events import LossInfo, RunFinished, Sink
 from memtui.losses import REGISTRY
 from memtui.models import build_model
 from memtui.prepare import prepare_data
+from memtui.resources import ResourceMonitor, Sampler
 from memtui.runlog import (
     CONFIG_FILE,
     LOCK_FILE,
@@ -63,6 +64,8 @@ class Run:
     lock: RunLock | None = None
     #: One line for the user about how the run was put together (a restart), or None.
     notice: str | None = None
+    #: Samples the machine while ``execute`` trains (None: not watched).
+    resources: ResourceMonitor | None = None
 
     @property
     def control(self) -> RunControl:
@@ -78,9 +81,13 @@ class Run:
         self.engine.fanout.add(sink)
 
     def execute(self) -> RunFinished:
+        if self.resources is not None:
+            self.resources.start()
         try:
             return self.engine.run()
         finally:
+            if self.resources is not None:
+                self.resources.stop()
             self.release()
 
     def release(self) -> None:
@@ -149,6 +156,20 @@ def build_engine(config: ExperimentConfig, sinks: Sequence[Sink] = (),
                   checkpointer=checkpointer, threads=threads, observers=observers)
 
 
+def monitor_resources(engine: Engine) -> ResourceMonitor:
+    """A monitor of the machine that reports to ``engine`` at the end of every epoch."""
+    device = engine.device
+
+    def torch_memory() -> tuple[float, float]:
+        return (float(torch.cuda.memory_allocated(device)),
+                float(torch.cuda.memory_reserved(device)))
+
+    monitor = ResourceMonitor(Sampler(torch_memory if device.type == "cuda" else None),
+                              engine.emit)
+    engine.observers.append(monitor)
+    return monitor
+
+
 @contextmanager
 def _one_thread() -> Iterator[None]:
     """Prepare with one torch thread. The run may train in another thread (the live view's
@@ -196,7 +217,7 @@ def start_run(config: ExperimentConfig, *, sinks: Sequence[Sink] = (),
                     with suppress(OSError):  # another run got there first: keep our error
                         run_dir.parent.rmdir()
         raise
-    return Run(config, run_dir, engine, writer, lock)
+    return Run(config, run_dir, engine, writer, lock, resources=monitor_resources(engine))
 
 
 def resumed_config(run_dir: Path, epochs: int | None = None, overrides: dict | None = None
@@ -262,4 +283,4 @@ def resume_run(run_dir: Path, *, epochs: int | None = None, overrides: dict | No
     except BaseException:
         lock.release()
         raise
-    return Run(config, run_dir, engine, writer, lock, notice)
+    return Run(config, run_dir, engine, writer, lock, notice, monitor_resources(engine))

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 from memtui.atomic import atomic_write
 from memtui.errors import RunDirError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: metrics.jsonl may hold "resources" events
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"

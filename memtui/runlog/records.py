@@ -3,7 +3,9 @@
 A version-2 line is one tagged event:
 ``{"event": "epoch_metrics", "epoch", "loss", <metric>: value...}``,
 ``{"event": "loss_diverged", "epoch", "loss", "diverged": reason}``,
-``{"event": "epoch_ended", "epoch", "epochs", "seconds"}``. Filter on
+``{"event": "epoch_ended", "epoch", "epochs", "seconds"}``,
+``{"event": "resources", "epoch", "samples", "gpus": [name...], "note", <figure>: [mean, max]...}``
+(version 3; memtui.resources names the figures). Filter on
 ``event == "epoch_metrics"`` to plot. Version-1 lines carry no tag and no epoch ends, which are
 inferred. A line a reader cannot use is a ValueError naming the field, which the decoder turns
 into a RunDirError naming the file and the line.
@@ -23,12 +25,15 @@ from memtui.events import (
     Event,
     LossDiverged,
     LossInfo,
+    ResourceUsage,
     RunFinished,
     RunStarted,
 )
 from memtui.runlog.layout import CONFIG_FILE
 
 EPOCH_METRICS, LOSS_DIVERGED, EPOCH_ENDED = "epoch_metrics", "loss_diverged", "epoch_ended"
+RESOURCES = "resources"
+_RESOURCE_FIELDS = ("event", "epoch", "samples", "gpus", "note")
 
 
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +53,11 @@ def to_record(event: Event) -> dict[str, Any] | None:
     if isinstance(event, EpochEnded):
         return {"event": EPOCH_ENDED, "epoch": event.epoch, "epochs": event.epochs,
                 "seconds": event.seconds}
+    if isinstance(event, ResourceUsage):
+        figures = {k: list(pair) for k, pair in event.values.items()
+                   if all(math.isfinite(v) for v in pair)}
+        return {"event": RESOURCES, "epoch": event.epoch, "samples": event.samples,
+                "gpus": list(event.gpus), "note": event.note, **figures}
     return None
 
 
@@ -93,7 +103,26 @@ def from_record(record: dict[str, Any]) -> Event:
     if kind == EPOCH_ENDED:
         return EpochEnded(_number(record, "epoch"), _number(record, "epochs"),
                           _number(record, "seconds", float))
+    if kind == RESOURCES:
+        return _resources(record)
     raise ValueError(f"unknown event {kind!r}")
+
+
+def _resources(record: dict[str, Any]) -> ResourceUsage:
+    gpus = record.get("gpus", [])
+    if not isinstance(gpus, list) or not all(isinstance(g, str) for g in gpus):
+        raise ValueError(f"field 'gpus' is {str(gpus)[:40]!r}, not a list of names")
+    values: dict[str, tuple[float, float]] = {}
+    for key, pair in record.items():
+        if key in _RESOURCE_FIELDS:
+            continue
+        if (not isinstance(pair, list) or len(pair) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and -1e300 < v < 1e300 for v in pair)):
+            raise ValueError(f"field {key!r} is {str(pair)[:40]!r}, not [mean, max]")
+        values[key] = (float(pair[0]), float(pair[1]))
+    return ResourceUsage(_number(record, "epoch"), _number(record, "samples"), values,
+                         tuple(gpus), str(record.get("note", "")))
 
 
 class RecordDecoder:
