@@ -68,6 +68,7 @@ class MemtuiApp(App[str]):
         Binding("m", "screen.next_metric", "metric"),
         Binding("l", "screen.toggle_loss_chart", "acc/loss"),
         Binding("b", "leaderboard", "board"),
+        Binding("r", "screen.toggle_resources", "resources", show=False),  # in the help (?)
         Binding("s", "screenshot", "svg"),
         Binding("question_mark", "help", "help", key_display="?"),
         # After ?: an 80-column footer ends at ? help, a wider one shows these too.
@@ -240,6 +241,12 @@ class MemtuiApp(App[str]):
     @property
     def pending_redraw(self) -> bool:
         return self.run_screen.pending_redraw
+
+    @property
+    def resource_sample(self) -> dict[str, float] | None:
+        if self.selected >= len(self._sources):
+            return None
+        return getattr(self._sources[self.selected], "resources", None)  # a LiveSource's
 
     def flush(self, force: bool = False) -> None:
         self.run_screen.flush(force)

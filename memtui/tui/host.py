@@ -39,6 +39,11 @@ class RunHost(Protocol):
     def watching(self) -> bool:
         """A run directory, not a run in this process."""
 
+    @property
+    def resource_sample(self) -> dict[str, float] | None:
+        """The newest reading of the machine a run in this process trains on (memtui.resources);
+        None when watching: the view shows the run log's per-epoch figures."""
+
     def select_run(self, run: int) -> None:
         """Show the panes of run number ``run``."""
 

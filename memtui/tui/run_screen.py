@@ -21,9 +21,11 @@ from memtui.tui.budget import CpuBudget
 from memtui.tui.host import RunHost
 from memtui.tui.widgets.charts.chart_view import X_RANGES, ChartView
 from memtui.tui.widgets.charts.epoch_chart import EpochChart
+from memtui.tui.widgets.header.resource_line import ResourceLine
 from memtui.tui.widgets.header.run_header import RunHeader
 from memtui.tui.widgets.overlay.overlay_view import OverlayView
 from memtui.tui.widgets.panes.loss_pane import LossPane
+from memtui.tui.widgets.resources.resource_panel import ResourcePanel
 
 #: Narrowest useful pane; more losses than fit side by side wrap into rows.
 MIN_PANE_WIDTH = 26
@@ -40,6 +42,8 @@ SHORT_RUN_S = 300.0
 MAX_VALUES_WAIT_S = 5.0
 #: Below this (columns, rows) the view says the terminal is too small.
 MIN_SIZE = (40, 12)
+#: From this size (columns, rows) `r` shows the resource panel; below, one line in the header.
+RESOURCE_PANEL_SIZE = (100, 32)
 
 
 class RunScreen(Screen):
@@ -65,6 +69,7 @@ class RunScreen(Screen):
         #: log scale, x range and cursor, shared by every chart
         self.view = ChartView()
         self._size_banner = False
+        self.show_resources = False  # `r`
 
     def compose(self) -> ComposeResult:
         self.header = RunHeader(id="header")
@@ -73,7 +78,9 @@ class RunScreen(Screen):
         self.views = ContentSwitcher(initial="panes", id="views")
         self.grid = Container(id="panes")
         self.overlay = OverlayView(id="overlay")
+        self.resource_panel = ResourcePanel(id="resources")
         yield self.header
+        yield self.resource_panel
         yield self.runs_line
         yield self.banner
         with self.views:
@@ -136,12 +143,15 @@ class RunScreen(Screen):
         grid = self.grid
         count = max(1, len(self.panes))
         width, height = size or self.size
+        panel = width >= RESOURCE_PANEL_SIZE[0] and height >= RESOURCE_PANEL_SIZE[1]
+        self.resource_panel.display = self.show_resources and panel
+        self.header.query_one("#run-resources").display = self.show_resources and not panel
         max_columns = max(1, min(count, width // MIN_PANE_WIDTH))
         rows = math.ceil(count / max_columns)
         columns = math.ceil(count / rows)
         grid.styles.grid_size_columns = columns
         grid.styles.grid_size_rows = rows
-        header_rows = self.header.outer_size.height or 2
+        header_rows = (self.header.outer_size.height or 2) + self.resource_panel.outer_size.height
         pane_height = (height - header_rows - 1) // rows
         grid.set_class(pane_height < MIN_TWO_CHART_HEIGHT, "-compact")
 
@@ -161,6 +171,7 @@ class RunScreen(Screen):
         self.header.show(host.state, paused=host.paused, stopping=host.stopping,
                          watching=host.watching)
         self._show_runs_line()
+        self._show_resources()
         now = time.monotonic()
         elapsed = now - self._charts_drawn
         # what the charts cost since they were last drawn (that draw, re-rendering on a resize)
@@ -195,6 +206,17 @@ class RunScreen(Screen):
         if self._overlay_dirty and self.views.current == "overlay":
             self._overlay_dirty = False
             self.overlay.show(host.comparison, self.overlay_metric, self.view)
+
+    def _show_resources(self) -> None:
+        """The machine, every tick while shown: only text, redrawn only when it changed."""
+        if not self.show_resources:
+            return
+        live = self.host.resource_sample
+        if self.resource_panel.display:
+            self.resource_panel.show_figures(self.host.state, live)
+        else:
+            self.header.query_one("#run-resources", ResourceLine).show_figures(
+                self.host.state, live)
 
     def _short_run(self) -> bool:
         seconds = self.host.state.epoch_seconds
@@ -240,6 +262,11 @@ class RunScreen(Screen):
         self._overlay_dirty = True
         self.notify(METRICS[self.overlay_metric].help, title=METRICS[self.overlay_metric].title,
                     timeout=3)
+        self.flush(force=True)
+
+    def action_toggle_resources(self) -> None:
+        self.show_resources = not self.show_resources
+        self.relayout()
         self.flush(force=True)
 
     def action_toggle_loss_chart(self) -> None:

@@ -151,6 +151,13 @@ class LiveSource:
     def ended_at(self) -> float | None:
         return None
 
+    @property
+    def resources(self) -> dict[str, float] | None:
+        """The newest sample of the machine this run trains on (None before the first)."""
+        monitor = self.run.resources
+        sample = monitor.latest if monitor is not None else None
+        return sample.values if sample is not None else None
+
     def wait(self) -> None:
         """Block until the engine has written its summary (if it ever started)."""
         if self.worked:

@@ -41,10 +41,12 @@ def finished_run(small_config) -> Path:
 
 def start_copy(finished: Path, target: Path) -> list[str]:
     """A run directory holding only the finished run's config.json (as right after RunStarted);
-    the finished run's metrics lines to append."""
+    the finished run's metrics lines to append, but its resource lines (test_resources.py
+    follows those)."""
     target.mkdir()
     shutil.copy(finished / "config.json", target / "config.json")
-    return (finished / "metrics.jsonl").read_text().splitlines(keepends=True)
+    return [line for line in (finished / "metrics.jsonl").read_text().splitlines(keepends=True)
+            if '"event": "resources"' not in line]
 
 
 def append(path: Path, text: str) -> None:
@@ -196,7 +198,7 @@ def as_version_1(finished: Path, target: Path) -> list[str]:
     for line in (finished / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
         kind = record.pop("event")
-        if kind != "epoch_ended":
+        if kind in ("epoch_metrics", "loss_diverged"):
             lines.append(json.dumps(record) + "\n")
     (target / "metrics.jsonl").write_text("".join(lines))
     return lines

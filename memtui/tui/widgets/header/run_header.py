@@ -11,6 +11,7 @@ from textual.widgets import Static
 from memtui.metrics import format_value
 from memtui.runstate import RunState, describe_parts, format_duration
 from memtui.tui.widgets.header.epoch_bar import EpochBar
+from memtui.tui.widgets.header.resource_line import ResourceLine
 
 
 class RunHeader(Vertical):
@@ -41,6 +42,7 @@ class RunHeader(Vertical):
             yield EpochBar(id="progress")
             yield Static(id="run-stats")
             yield Static(id="run-status")
+        yield ResourceLine(id="run-resources")
 
     def show(self, state: RunState, *, paused: bool, stopping: bool, watching: bool) -> None:
         info = Text(no_wrap=False, overflow="ellipsis")

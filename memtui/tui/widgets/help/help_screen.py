@@ -27,6 +27,8 @@ HELP_TEXT = """\
   [b]x[/b]          x range: the whole run, the last 50, 20 or 10 epochs
   [b]←[/b] [b]→[/b]        cursor: the exact values at an epoch, in the tables ([b]escape[/b]: off)
   [b]b[/b]          leaderboard: best and final values per run × loss (Enter opens a run)
+  [b]r[/b]          resources: GPU utilisation, memory, power, temperature, SM clock; host CPU,
+             RSS, torch memory (one header line in a small terminal, history when larger)
   [b]s[/b]          save an SVG screenshot into the run directory
   [b]?[/b]          this help
 

@@ -1,0 +1,1 @@
+"""The machine beside the metrics: GPUs, host, torch memory (`r`)."""
