@@ -14,7 +14,7 @@ from memtui.runstate import RunState
 
 SPARKS = "▁▂▃▄▅▆▇█"
 #: Epochs a sparkline shows (the newest).
-HISTORY = 16
+HISTORY = 12
 
 
 def bytes_text(value: float | None) -> str:
@@ -116,16 +116,17 @@ def panel_text(state: RunState, live: dict[str, float] | None) -> Text:
                 style="dim")
 
     def cell(label: str, key: str, shown: str, peak: str, top: float | None = None) -> None:
-        text.append(f"  {label} ", style="bold")
-        text.append(f"{shown:>13} ")
-        text.append(f"max {peak:<7}", style="dim")
+        text.append(f" {label:<5} ", style="bold")
+        text.append(f"{shown:>11} ")
+        text.append(f"max {peak:<6} ", style="dim")
         text.append(sparkline(_history(state, key), top=top), style="cyan")
 
     names = state.resources[-1].gpus if state.resources else ()
     for i in range(gpu_count(state, now)):
         g = lambda name, i=i: now.get(gpu_key(i, name))  # noqa: E731
         name = names[i] if i < len(names) else ""
-        text.append(f"\nGPU{i} {name[:14]:<14}", style="bold")
+        text.append(f"\nGPU{i} {name[:12]:<12}", style="bold")
+        text.append(f" {_num(g('temp'), '°C'):>4} {_num(g('sm_clock'), 'MHz'):>7}")
         cell("util", gpu_key(i, "util"), _num(g("util"), "%"),
              _num(_peak(state, gpu_key(i, "util")), "%"), top=100)
         cell("mem", gpu_key(i, "mem_used"), f"{bytes_text(g('mem_used'))}/"
@@ -133,14 +134,13 @@ def panel_text(state: RunState, live: dict[str, float] | None) -> Text:
              top=g("mem_total"))
         cell("power", gpu_key(i, "power"), f"{_num(g('power'))}/{_num(g('power_cap'), 'W')}",
              _num(_peak(state, gpu_key(i, "power")), "W"), top=g("power_cap"))
-        text.append(f"  {_num(g('temp'), '°C')} {_num(g('sm_clock'), 'MHz')}")
-    text.append(f"\n{'host':<19}", style="bold")
+    text.append(f"\n{'host':<30}", style="bold")
     cell("CPU ", "cpu_percent", _num(now.get("cpu_percent"), "%"),
          _num(_peak(state, "cpu_percent"), "%"), top=100)
     cell("RSS", "rss_bytes", bytes_text(now.get("rss_bytes")),
          bytes_text(_peak(state, "rss_bytes")))
     if "torch_allocated" in now:
-        text.append(f"\n{'torch ' + state.device:<19}", style="bold")
+        text.append(f"\n{'torch ' + state.device:<30}", style="bold")
         cell("alloc", "torch_allocated", bytes_text(now.get("torch_allocated")),
              bytes_text(_peak(state, "torch_allocated")))
         cell("reserved", "torch_reserved", bytes_text(now.get("torch_reserved")),
