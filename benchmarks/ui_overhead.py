@@ -5,11 +5,15 @@ Each round trains the preset
     runs it, so the only difference to the next is the app;
   - "UI": under the Textual app running headless (run_test, 160x48: every widget is laid out and
     rendered as in a terminal, only the final write to a tty is skipped);
+  - "UI+r": the same with the resource panel shown (`r`), whose figures it redraws every tick;
 and compares the engine's own images/s (training images per second of each epoch, evaluation
 excluded) and the wall time of the whole run. Rounds rotate the order so drift on a shared
 machine hits every side.
 
     .venv/bin/python benchmarks/ui_overhead.py [--preset demo] [--epochs 10] [--rounds 6]
+
+It also times the resource monitor's sample (memtui.resources), taken in a thread of its own
+once a second on every side.
 
 Both sides prepare the engine as `memtui run` does for the live view: the main thread with one
 torch thread, training in the worker with the machine's count (see memtui/session.py). The main
@@ -25,12 +29,14 @@ import statistics
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from memtui.config import apply_overrides, load_preset
 from memtui.events import EpochMetrics
+from memtui.resources import Sampler
 from memtui.session import Run, start_run
 from memtui.tui.app import MemtuiApp
 from memtui.tui.sources import LiveSource
@@ -69,19 +75,22 @@ def without_ui(config, run_dir: Path) -> tuple[float, float]:
     return speeds.median(), time.perf_counter() - start
 
 
-def with_ui(config, run_dir: Path) -> tuple[float, float]:
+def with_ui(config, run_dir: Path, resources: bool = False) -> tuple[float, float]:
     speeds = Speeds()
     source = LiveSource(make_run(config, run_dir, speeds))
 
     async def drive() -> float:
         app = MemtuiApp(source)
         async with app.run_test(size=(160, 48)) as pilot:
+            if resources:
+                await pilot.press("r")
             start, cpu = time.perf_counter(), time.thread_time()
             # not pilot.pause() in a loop: each call makes every widget answer a callback, load
             # that a terminal user never adds
             await asyncio.to_thread(source.done.wait)
             wall = time.perf_counter() - start
-            UI_CPU.append((time.thread_time() - cpu, wall))
+            UI_CPU.setdefault("UI+r" if resources else "UI", []).append(
+                (time.thread_time() - cpu, wall))
             await pilot.press("q")
         return wall
 
@@ -91,7 +100,16 @@ def with_ui(config, run_dir: Path) -> tuple[float, float]:
 
 #: (CPU seconds of the app's thread, wall seconds) while training, per UI run: what the view
 #: costs, measured on its own thread, so it does not depend on the machine's other load
-UI_CPU: list[tuple[float, float]] = []
+UI_CPU: dict[str, list[tuple[float, float]]] = {}
+
+
+def sample_cost(count: int = 200) -> float:
+    """CPU seconds of one resource sample (NVML where there is one, psutil's CPU and RSS)."""
+    sampler = Sampler()
+    start = time.thread_time()
+    for _ in range(count):
+        sampler.sample()
+    return (time.thread_time() - start) / count
 
 
 def main() -> None:
@@ -102,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     config = apply_overrides(load_preset(args.preset), {"epochs": args.epochs})
 
-    sides = [("no UI", without_ui), ("UI", with_ui)]
+    sides = [("no UI", without_ui), ("UI", with_ui), ("UI+r", partial(with_ui, resources=True))]
     results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in sides}
     with tempfile.TemporaryDirectory(prefix="memtui-bench-") as tmp:
         for round_ in range(args.rounds):
@@ -118,16 +136,22 @@ def main() -> None:
     print(f"\npreset {args.preset}, {args.epochs} epochs, {args.rounds} round(s), medians:")
     for name, (speed, wall) in medians.items():
         print(f"  {name:>5}: {speed:10,.0f} img/s   {wall:6.1f} s wall")
-    (base, base_wall), (ui, ui_wall) = medians["no UI"], medians["UI"]
-    print(f"  UI vs no UI: {(ui - base) / base:+.1%} img/s, {(ui_wall - base_wall) / base_wall:+.1%} wall"
-          " (medians over rounds)")
-    paired = [ui_run[0] / base_run[0] - 1 for base_run, ui_run in zip(results["no UI"], results["UI"])]
-    print(f"  UI vs no UI, paired within each round: median {statistics.median(paired):+.1%} "
-          f"img/s (rounds: {', '.join(f'{p:+.1%}' for p in paired)})")
-    cpu = sum(c for c, _ in UI_CPU)
-    wall = sum(w for _, w in UI_CPU)
-    print(f"  the app's own thread: {cpu:.2f} s CPU over {wall:.1f} s of training "
-          f"({cpu / wall:.1%} of one core)")
+    base, base_wall = medians["no UI"]
+    for side in ("UI", "UI+r"):
+        ui, ui_wall = medians[side]
+        print(f"  {side} vs no UI: {(ui - base) / base:+.1%} img/s, "
+              f"{(ui_wall - base_wall) / base_wall:+.1%} wall (medians over rounds)")
+        paired = [ui_run[0] / base_run[0] - 1
+                  for base_run, ui_run in zip(results["no UI"], results[side])]
+        print(f"  {side} vs no UI, paired within each round: median "
+              f"{statistics.median(paired):+.1%} img/s "
+              f"(rounds: {', '.join(f'{p:+.1%}' for p in paired)})")
+        cpu = sum(c for c, _ in UI_CPU[side])
+        wall = sum(w for _, w in UI_CPU[side])
+        print(f"  {side}: the app's own thread: {cpu:.2f} s CPU over {wall:.1f} s of training "
+              f"({cpu / wall:.1%} of one core)")
+    cost = sample_cost()
+    print(f"  a resource sample: {cost * 1e3:.2f} ms CPU, at 1 Hz {cost:.2%} of one core")
 
 
 if __name__ == "__main__":
