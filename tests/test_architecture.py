@@ -140,6 +140,7 @@ LIGHT_COMMAND_IMPORTS = [
     "memtui.config",
     "memtui.presets",
     "memtui.report",
+    "memtui.resources",
     "memtui.runlog",
     "memtui.runstate",
     "memtui.specs",
