@@ -193,12 +193,13 @@ class ResourceMonitor:
         return sample
 
     def epoch_measured(self, result: Any) -> None:
-        """The engine's observer call: the epoch's figures as one event. An epoch shorter
-        than a sample interval gets one sample taken now."""
+        """The engine's observer call: the epoch's figures as one event. Only a first epoch
+        shorter than a sample interval (or a monitor without its thread) samples here, on the
+        training thread."""
         with self._lock:
             samples, self._samples = self._samples, []
-        if not samples:
-            samples = [self.sampler.sample()]
+        if not samples:  # an epoch shorter than the interval: the newest sample stands for it
+            samples = [self.latest] if self.latest is not None else [self.sampler.sample()]
         note = "" if self._noted else self.sampler.nvml.note
         self._noted = True
         self.emit(ResourceUsage(result.epoch, len(samples), aggregate(samples),

@@ -268,6 +268,8 @@ class RunScreen(Screen):
         self.show_resources = not self.show_resources
         self.relayout()
         self.flush(force=True)
+        # the panes' height depends on the panel's, known once it is laid out
+        self.call_after_refresh(self.relayout)
 
     def action_toggle_loss_chart(self) -> None:
         if not self.grid.has_class("-compact"):
