@@ -41,6 +41,9 @@ HELP_TEXT = """\
   [b]epoch k/N[/b]  the epoch in progress of those planned, elapsed time, [b]ETA[/b] at the mean
       pace of the epochs so far, [b]img/s[/b] training images per second (each loss sees every
       image), and the status (RUNNING, FOLLOWING a run directory, PAUSED, COMPLETED, ...)
+  [b]GPU0 87% 31.2G/80.0G 65°C │ CPU │ RSS │ torch[/b]  with [b]r[/b]: per GPU utilisation, memory
+      used/total, temperature (and power/cap, SM clock with one GPU); host CPU, this run's
+      process memory, torch's allocated/reserved; "now" live, else the last epoch's mean
 
 [b]Metrics[/b]
 """
