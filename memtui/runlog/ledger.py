@@ -85,6 +85,9 @@ SCORE_NAMES = tuple(s.name for s in SCORES)
 #: Per-epoch counts per loss: corrupted samples newly memorised (predicted as their given label
 #: now, not at the previous measurement) and forgotten (the reverse); the same for clean samples.
 COUNT_NAMES = ("memorized", "forgotten", "fitted_clean", "forgotten_clean")
+#: The flat names of one loss's per-epoch figures, as its metrics.jsonl line carries them.
+FIGURE_NAMES = (*COUNT_NAMES, *(f"auroc_{s.name}" for s in SCORES),
+                *(f"precision_{s.name}" for s in SCORES))
 SAMPLE_ARRAYS = ("first_fit", "fit_since", "forgets", "last_pred", "aum", "confidence",
                  "variability")
 _STRING_KEYS = ("loss_labels", "class_names", "score_names", "count_names")
@@ -203,8 +206,20 @@ class LedgerView:
 # -- writing ------------------------------------------------------------------------------------
 
 def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
-    with atomic_write(path, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    """An .npz as ``np.savez_compressed`` writes one, but integer arrays deflated at level 1 and
+    float arrays stored: per-sample floats hardly compress (measured: level 6 took a 48,000-sample,
+    7-loss ledger from 9.4 MB to 4.4 MB in 2.0 s under load; this layout makes 5.2 MB in 0.2 s),
+    and the ledger is rewritten during training."""
+    with atomic_write(path, "wb") as fh, zipfile.ZipFile(
+            fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for key, value in arrays.items():
+            array = np.asanyarray(value)
+            member: str | zipfile.ZipInfo = key + ".npy"
+            if array.dtype.kind == "f":
+                member = zipfile.ZipInfo(key + ".npy")
+                member.compress_type = zipfile.ZIP_STORED
+            with archive.open(member, "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, array, allow_pickle=False)
 
 
 def write_ledger(run_dir: Path, arrays: dict[str, Any]) -> Path:
