@@ -266,3 +266,26 @@ def test_an_epoch_cut_short_leaves_the_ledger_as_it_was():
     assert after["epochs_seen"] == before["epochs_seen"] and after["history"] == before["history"]
     for name in ("first_fit", "fit_since", "forgets", "last_pred", "aum", "conf_mean", "conf_m2"):
         assert torch.equal(after[name], before[name]), name
+
+
+def test_the_samples_csv_has_one_row_per_sample_and_the_ledger_per_loss(tmp_path):
+    import csv
+
+    from memtui.samples_csv import write_samples_csv
+
+    ledger = Ledger(2, GIVEN, TRUE)
+    for epoch in (1, 2, 3):
+        ledger.begin_epoch(epoch, [0, 1])
+        ledger.observe_models([0, 1], 0, logits_of(epoch).expand(2, 4, 3))
+        ledger.end_epoch()
+    write_ledger(tmp_path, ledger.to_arrays(["CE", "RLL a=0.1"], ["zero", "one", "two"]))
+    assert write_samples_csv(read_ledger(tmp_path), tmp_path / "s.csv") == 4
+    with (tmp_path / "s.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 4
+    assert [r["given"] for r in rows] == ["zero", "one", "two", "zero"]
+    assert [r["corrupted"] for r in rows] == ["0", "0", "1", "1"]
+    assert [r["RLL a=0.1:fitted_since"] for r in rows] == ["1", "", "2", "3"]
+    assert [r["CE:forgetting_events"] for r in rows] == ["0", "1", "0", "1"]
+    assert [r["CE:prediction"] for r in rows] == ["zero", "zero", "two", "zero"]
+    assert [float(r["CE:aum"]) for r in rows] == ledger.aum[0].tolist()
