@@ -51,8 +51,8 @@ def per_loss(views: list[LedgerView]) -> None:
 
 def pairs(views: list[LedgerView]) -> None:
     labels = views[0].loss_labels
-    print("\n| losses A, B | Jaccard of memorised sets | share of B's memorised also in A's | of both, B memorised later | "
-          "median B - A (epochs) |")
+    print("\n| losses A, B | Jaccard of memorised sets | share of B's memorised also in A's "
+          "| of both, B memorised later | median B - A (epochs) |")
     print("|---|---:|---:|---:|---:|")
     for a, b in itertools.combinations(labels, 2):
         jaccard, covered, later, lag = [], [], [], []
