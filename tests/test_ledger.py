@@ -289,3 +289,57 @@ def test_the_samples_csv_has_one_row_per_sample_and_the_ledger_per_loss(tmp_path
     assert [r["CE:forgetting_events"] for r in rows] == ["0", "1", "0", "1"]
     assert [r["CE:prediction"] for r in rows] == ["zero", "zero", "two", "zero"]
     assert [float(r["CE:aum"]) for r in rows] == ledger.aum[0].tolist()
+
+
+# -- in a run -------------------------------------------------------------------------------------
+
+def run_tiny(tiny_config, run_dir, **changes):
+    from memtui.session import start_run
+
+    config = tiny_config(**changes).model_copy(update={"out": run_dir})
+    return start_run(config).execute()
+
+
+def test_a_run_keeps_the_ledger_of_its_evaluation_passes_and_logs_its_figures(tiny_config,
+                                                                             tmp_path):
+    from memtui.runlog import read_run
+    from memtui.runlog.records import SAMPLE_SCORES
+
+    assert run_tiny(tiny_config, tmp_path / "run", epochs=3,
+                    ledger={"trajectories": True}).status == "completed"
+    view = read_ledger(tmp_path / "run")
+    assert view.epoch == 3 and view.loss_labels == ("CE", "MSE", "RLL")
+    assert view.num_samples == 256 and view.class_names[0] == "t-shirt"
+    assert all(loss.epochs_seen == 3 for loss in view.losses)
+    assert view.scoreboard.epochs.tolist() == [1, 2, 3]
+    lines = [r for r in read_run(tmp_path / "run").records if r["event"] == SAMPLE_SCORES]
+    assert [(r["epoch"], r["loss"]) for r in lines] == [
+        (e, loss) for e in (1, 2, 3) for loss in ("CE", "MSE", "RLL")]
+    # the file's scoreboard and the run log's lines are the same figures
+    last_ce = lines[-3]
+    assert view.scoreboard.auroc["CE"][-1].tolist() == pytest.approx(
+        [last_ce[f"auroc_{name}"] for name in SCORE_NAMES])
+    epochs, predictions = read_trajectories(tmp_path / "run")
+    assert epochs.tolist() == [1, 2, 3] and predictions.shape == (3, 3, 256)
+    np.testing.assert_array_equal(predictions[-1], np.stack([loss.last_pred for loss in view.losses]))
+    assert view.thumbnails is not None and view.thumbnails.images.shape[1:] == (1, 28, 28)
+
+
+def test_with_the_ledger_off_a_run_writes_neither_its_file_nor_its_lines(tiny_config, tmp_path):
+    from memtui.runlog import read_run
+
+    run_tiny(tiny_config, tmp_path / "run", ledger={"enabled": False})
+    assert not (tmp_path / "run" / LEDGER_FILE).exists()
+    assert {r["event"] for r in read_run(tmp_path / "run").records} == {"epoch_metrics",
+                                                                        "epoch_ended"}
+
+
+def test_sample_scores_lines_round_trip_and_a_version_2_reader_is_kept():
+    from memtui.events import EpochMetrics, SampleScores
+    from memtui.runlog.records import RecordDecoder, from_record, to_record
+
+    event = SampleScores(4, "CE", {"memorized": 3.0, "auroc_aum": None, "precision_aum": 0.5})
+    assert from_record(to_record(event)) == event
+    old_line = {"event": "epoch_metrics", "epoch": 1, "loss": "CE", "train_acc": 0.5}
+    assert RecordDecoder(2, ["CE"], 1).decode([old_line]) == [
+        EpochMetrics(1, "CE", {"train_acc": 0.5})]
