@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from memtui.atomic import atomic_write
-from memtui.runlog.ledger import NEVER, LedgerView
+from memtui.errors import MemtuiError
+from memtui.runlog.ledger import NEVER, LedgerView, read_ledger
 
 #: Per-loss columns, in order: ledger field -> column suffix.
 FIELDS = {"first_fit": "first_fit", "fit_since": "fitted_since", "forgets": "forgetting_events",
@@ -59,3 +60,22 @@ def write_samples_csv(view: LedgerView, path: Path) -> int:
         writer.writerow(header(view))
         writer.writerows(zip(*columns))
     return view.num_samples
+
+
+def ledger_for_csv(paths: list[Path], target: Path) -> LedgerView:
+    """The one run's ledger that ``--samples target`` writes, every argument checked first (so
+    a bad one leaves no half report): MemtuiError naming the flag otherwise."""
+    from memtui.sweep.manifest import is_sweep_dir
+
+    target = Path(target)
+    if target.suffix.lower() != ".csv":
+        raise MemtuiError(f"--samples: give a file ending in .csv, not {target.name!r}")
+    if not target.parent.is_dir():
+        raise MemtuiError(f"--samples: folder {target.parent} does not exist")
+    if len(paths) != 1:
+        raise MemtuiError("--samples: give one run directory (the CSV has a row per training "
+                          "sample of one run)")
+    if is_sweep_dir(Path(paths[0])):
+        raise MemtuiError(f"--samples: {paths[0]} is a sweep; give one of its cells' run "
+                          "directories (cells/<cell>)")
+    return read_ledger(Path(paths[0]))

@@ -343,3 +343,29 @@ def test_sample_scores_lines_round_trip_and_a_version_2_reader_is_kept():
     old_line = {"event": "epoch_metrics", "epoch": 1, "loss": "CE", "train_acc": 0.5}
     assert RecordDecoder(2, ["CE"], 1).decode([old_line]) == [
         EpochMetrics(1, "CE", {"train_acc": 0.5})]
+
+
+def test_report_samples_writes_the_csv_of_one_run_and_refuses_what_it_cannot(
+        tiny_config, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from memtui import cli
+
+    def call(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["memtui", "report", *args])
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+        return exited.value.code or 0, capsys.readouterr().err
+
+    run_tiny(tiny_config, tmp_path / "run")
+    target = tmp_path / "samples.csv"
+    assert call(str(tmp_path / "run"), "--format", "csv", "--samples", str(target))[0] == 0
+    lines = target.read_text().splitlines()
+    assert len(lines) == 257 and lines[0].startswith("row,index,given,true,corrupted,CE:")
+    for args, message in (
+            ([str(tmp_path / "run"), "--samples", str(tmp_path / "x.txt")], "ending in .csv"),
+            ([str(tmp_path / "run"), str(tmp_path / "run"), "--samples", str(target)],
+             "one run directory"),
+            ([str(tmp_path), "--samples", str(target)], "has no ledger.npz")):
+        code, err = call(*args)
+        assert code == 2 and message in err and "Traceback" not in err, err
