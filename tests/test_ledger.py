@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 
 import numpy as np
 import pytest
@@ -300,6 +301,19 @@ def run_tiny(tiny_config, run_dir, **changes):
     return start_run(config).execute()
 
 
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A tiny run with the ledger on (the default), shared by the tests that only read it."""
+    from memtui.config import validate
+    from memtui.session import start_run
+
+    from helpers import tiny_document
+
+    run_dir = tmp_path_factory.mktemp("ledger") / "run"
+    start_run(validate({**tiny_document(), "out": str(run_dir)})).execute()
+    return run_dir
+
+
 def test_a_run_keeps_the_ledger_of_its_evaluation_passes_and_logs_its_figures(tiny_config,
                                                                              tmp_path):
     from memtui.runlog import read_run
@@ -346,7 +360,7 @@ def test_sample_scores_lines_round_trip_and_a_version_2_reader_is_kept():
 
 
 def test_report_samples_writes_the_csv_of_one_run_and_refuses_what_it_cannot(
-        tiny_config, tmp_path, monkeypatch, capsys):
+        finished_run, tmp_path, monkeypatch, capsys):
     import sys
 
     from memtui import cli
@@ -357,15 +371,45 @@ def test_report_samples_writes_the_csv_of_one_run_and_refuses_what_it_cannot(
             cli.main()
         return exited.value.code or 0, capsys.readouterr().err
 
-    run_tiny(tiny_config, tmp_path / "run")
     target = tmp_path / "samples.csv"
-    assert call(str(tmp_path / "run"), "--format", "csv", "--samples", str(target))[0] == 0
+    assert call(str(finished_run), "--format", "csv", "--samples", str(target))[0] == 0
     lines = target.read_text().splitlines()
     assert len(lines) == 257 and lines[0].startswith("row,index,given,true,corrupted,CE:")
     for args, message in (
-            ([str(tmp_path / "run"), "--samples", str(tmp_path / "x.txt")], "ending in .csv"),
-            ([str(tmp_path / "run"), str(tmp_path / "run"), "--samples", str(target)],
+            ([str(finished_run), "--samples", str(tmp_path / "x.txt")], "ending in .csv"),
+            ([str(finished_run), str(finished_run), "--samples", str(target)],
              "one run directory"),
             ([str(tmp_path), "--samples", str(target)], "has no ledger.npz")):
         code, err = call(*args)
         assert code == 2 and message in err and "Traceback" not in err, err
+
+
+FAKE_SSH = """#!/bin/sh
+# ssh [-o opt]... host command: runs the command here
+while [ "$1" = "-o" ]; do shift 2; done
+shift
+exec sh -c "$*"
+"""
+
+
+def test_watch_over_ssh_mirrors_the_ledger_when_it_changes(finished_run, tmp_path, monkeypatch):
+    import shutil
+
+    import memtui.tui.remote as remote
+
+    ssh = tmp_path / "bin" / "ssh"
+    ssh.parent.mkdir()
+    ssh.write_text(FAKE_SSH)
+    ssh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{ssh.parent}:{os.environ['PATH']}")
+    run = tmp_path / "far" / "run"
+    shutil.copytree(finished_run, run)
+    source = remote.RemoteRunSource("me@lab", str(run), mirror=tmp_path / "mirror")
+    source.sync()  # a finished run: everything at once
+    assert read_ledger(tmp_path / "mirror").epoch == 2
+    assert (tmp_path / "mirror" / "thumbnails.npz").read_bytes() == (
+        run / "thumbnails.npz").read_bytes()
+    ledger, _ = run_ledger(1)  # the remote file changes: the next sync copies it
+    write_ledger(run, ledger.to_arrays(["CE"], ["a", "b", "c"]))
+    source.sync()
+    assert read_ledger(tmp_path / "mirror").epoch == 1
