@@ -39,10 +39,19 @@ class DataSplit:
     train_y: torch.Tensor  # int64 [N]
     test_x: torch.Tensor
     test_y: torch.Tensor
+    #: int64 [N]: each training image's position in the data set's full training split, once a
+    #: hold-out or subset has dropped some (None: all of them, in order)
+    train_index: torch.Tensor | None = None
 
     @property
     def info(self) -> Dataset:
         return DATASETS[self.name]
+
+    def positions(self) -> torch.Tensor:
+        """``train_index``, or every position when nothing was dropped."""
+        if self.train_index is not None:
+            return self.train_index
+        return torch.arange(len(self.train_y), dtype=torch.int64)
 
 
 def cache_dir() -> Path:
@@ -83,15 +92,21 @@ def take_subset(split: DataSplit, train: int | None, test: int | None, seed: int
             raise DataError(f"data.{field}{f' ({flag})' if flag else ''}: {n:,} images asked, "
                             f"but {split.name} has {have:,} {part} images; give at most {have:,}")
 
-    def pick(x: torch.Tensor, y: torch.Tensor, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        if n is None or n >= len(y):
-            return x, y
-        keep = torch.randperm(len(y), generator=gen)[:n].sort().values
-        return x[keep], y[keep]
+    def pick(n_all: int, n: int | None) -> torch.Tensor | None:
+        if n is None or n >= n_all:
+            return None
+        return torch.randperm(n_all, generator=gen)[:n].sort().values
 
-    train_x, train_y = pick(split.train_x, split.train_y, train)
-    test_x, test_y = pick(split.test_x, split.test_y, test)
-    return DataSplit(split.name, train_x, train_y, test_x, test_y)
+    keep_train = pick(len(split.train_y), train)
+    keep_test = pick(len(split.test_y), test)
+    train_x, train_y, index = split.train_x, split.train_y, split.train_index
+    if keep_train is not None:
+        train_x, train_y = train_x[keep_train], train_y[keep_train]
+        index = split.positions()[keep_train]
+    test_x, test_y = split.test_x, split.test_y
+    if keep_test is not None:
+        test_x, test_y = test_x[keep_test], test_y[keep_test]
+    return DataSplit(split.name, train_x, train_y, test_x, test_y, index)
 
 
 HOLDOUT_SEED = 42  # the random_state of the paper's train_test_split
@@ -112,7 +127,7 @@ def hold_out(split: DataSplit, fraction: float, seed: int = HOLDOUT_SEED) -> Dat
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     keep = order[held:].sort().values
     return DataSplit(split.name, split.train_x[keep], split.train_y[keep], split.test_x,
-                     split.test_y)
+                     split.test_y, split.positions()[keep])
 
 
 def _load_demo(data_dir: Path | None = None) -> DataSplit:

@@ -156,6 +156,8 @@ def build_engine(config: ExperimentConfig, sinks: Sequence[Sink] = (),
             ledger_files = LedgerFiles(
                 run_dir, workload.ledger, workload.data.train_x, config.loss_labels,
                 data_module.DATASETS[config.data.dataset].classes,
+                index=(None if workload.data.train_index is None
+                       else workload.data.train_index.numpy()),
                 trajectories=config.ledger.trajectories)
     return Engine(config, workload, sinks, control, run_dir=run_dir, progress=progress,
                   checkpointer=checkpointer, threads=threads, observers=observers,

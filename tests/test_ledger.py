@@ -413,3 +413,14 @@ def test_watch_over_ssh_mirrors_the_ledger_when_it_changes(finished_run, tmp_pat
     write_ledger(run, ledger.to_arrays(["CE"], ["a", "b", "c"]))
     source.sync()
     assert read_ledger(tmp_path / "mirror").epoch == 1
+
+
+def test_the_ledger_index_is_each_samples_position_in_the_full_training_split():
+    from memtui import data
+
+    full = data.load("demo")
+    split = data.take_subset(data.hold_out(full, 0.2), 300, 50, seed=1)
+    index = split.positions()
+    assert len(index) == 300 and bool((index[1:] > index[:-1]).all())
+    assert torch.equal(split.train_x, full.train_x[index])
+    assert torch.equal(data.load("demo").positions(), torch.arange(len(full.train_y)))
