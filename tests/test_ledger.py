@@ -377,7 +377,7 @@ def test_report_samples_writes_the_csv_of_one_run_and_refuses_what_it_cannot(
     assert len(lines) == 257 and lines[0].startswith("row,index,given,true,corrupted,CE:")
     for args, message in (
             ([str(finished_run), "--samples", str(tmp_path / "x.txt")], "ending in .csv"),
-            ([str(finished_run), str(finished_run), "--samples", str(target)],
+            ([str(finished_run), str(tmp_path), "--samples", str(target)],
              "one run directory"),
             ([str(tmp_path), "--samples", str(target)], "has no ledger.npz")):
         code, err = call(*args)
