@@ -30,6 +30,7 @@ class Checkpoint:
     rng: torch.Tensor  # torch's CPU generator state (dropout-free models ignore it; kept anyway)
     cuda_rng: list[torch.Tensor] | None = None
     stopped: dict[str, str] = field(default_factory=dict)  # loss label -> why it stopped training
+    ledger: dict[str, Any] | None = None  # Ledger.state_dict(); None: kept without the ledger
 
     def save(self, run_dir: Path) -> Path:
         path = Path(run_dir) / CHECKPOINT_FILE

@@ -220,13 +220,27 @@ def report(
         help="Also draw every loss's curves into this .svg or .png file.")] = None,
     long: Annotated[Optional[Path], typer.Option(
         help="Also write a tidy .csv table: a row per run (cell) x loss x epoch.")] = None,
+    samples: Annotated[Optional[Path], typer.Option(
+        help="Also write the run's sample ledger as a .csv: a row per training sample, per-loss "
+        "columns (memorised when, forgetting events, AUM, confidence, variability).")] = None,
 ) -> None:
     """Summarise runs (a run still going, or killed, from its metrics, marked as such): final
     and best metrics per loss, as a table, Markdown, CSV or JSON, and optionally a figure of the
     curves."""
     from memtui.report import report_runs
 
-    report_runs(_distinct(run_dirs), format, plot, long=long)
+    run_dirs = _distinct(run_dirs)
+    ledger = None
+    if samples is not None:
+        from memtui.samples_csv import ledger_for_csv
+
+        ledger = ledger_for_csv(run_dirs, samples)
+    report_runs(run_dirs, format, plot, long=long)
+    if ledger is not None:
+        from memtui.samples_csv import write_samples_csv
+
+        rows = write_samples_csv(ledger, Path(str(samples)))
+        print(f"wrote {samples} ({rows} samples, epoch {ledger.epoch})", file=sys.stderr)
 
 
 def _distinct(paths: list[Any], local: Callable[[Any], bool] = lambda _path: True) -> list[Any]:

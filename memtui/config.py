@@ -295,6 +295,15 @@ class ScheduleConfig(Strict):
         return self
 
 
+class LedgerConfig(Strict):
+    enabled: bool = Field(
+        True, description="keep the per-sample ledger (memorised when, forgetting events, AUM, "
+        "data-map confidence and variability) from each evaluation pass, and write ledger.npz")
+    trajectories: bool = Field(
+        False, description="also write every sample's prediction of every evaluated epoch "
+        "(int8, one compressed file per epoch under trajectories/)")
+
+
 class ExperimentConfig(Strict):
     name: str = Field("custom", description="short name, used in the run directory's name")
     description: str = ""
@@ -332,6 +341,7 @@ class ExperimentConfig(Strict):
         "auto", description="separate models per loss, or all stacked into one fused computation; "
         "auto picks the faster for the device")
     compile: bool = Field(False, description="torch.compile the training step (CUDA)")
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
 
     @field_validator("name")
     @classmethod

@@ -49,6 +49,9 @@ class DataSplit:
     classes: tuple[str, ...] = ()  # a data set whose classes come with it (an image folder)
     by_class: bool = False  # read class by class from a tree: not the data set's canonical order
     given_y: torch.Tensor | None = None  # int64 [N], training labels from a label file
+    #: int64 [N]: each training image's position in the data set's full training split, once a
+    #: hold-out or subset has dropped some (None: all of them, in order)
+    train_index: torch.Tensor | None = None
 
     @property
     def info(self) -> Dataset:
@@ -61,7 +64,14 @@ class DataSplit:
     def keep_train(self, keep: torch.Tensor) -> DataSplit:
         """The split with only the training images at ``keep`` (labels from a file follow)."""
         given = None if self.given_y is None else self.given_y[keep]
-        return replace(self, train_x=self.train_x[keep], train_y=self.train_y[keep], given_y=given)
+        return replace(self, train_x=self.train_x[keep], train_y=self.train_y[keep], given_y=given,
+                       train_index=self.positions()[keep])
+
+    def positions(self) -> torch.Tensor:
+        """``train_index``, or every position when nothing was dropped."""
+        if self.train_index is not None:
+            return self.train_index
+        return torch.arange(len(self.train_y), dtype=torch.int64)
 
 
 def cache_dir() -> Path:

@@ -40,9 +40,11 @@ from memtui.events import (
     LossInfo,
     RunFinished,
     RunStarted,
+    SampleScores,
     Sink,
 )
 from memtui.fanout import Fanout
+from memtui.ledger import Ledger, LedgerFiles
 from memtui.metrics import EVAL_METRICS
 from memtui.prepare import PreparedData, batch_slices, epoch_permutation
 
@@ -60,6 +62,7 @@ class Workload:
     bank: ModelBank
     loss_fns: list[PerSampleLoss]  # in the config's order, as the bank's models
     loss_infos: tuple[LossInfo, ...]
+    ledger: Ledger | None = None  # the sample ledger, fed by the evaluation pass; None: off
 
 
 @dataclass
@@ -112,12 +115,15 @@ class Engine:
     def __init__(self, config: ExperimentConfig, workload: Workload, sinks: Sequence[Sink] = (),
                  control: RunControl | None = None, *, run_dir: Path | None = None,
                  progress: Progress | None = None, checkpointer: Checkpointer | None = None,
-                 threads: int | None = None, observers: Sequence[EpochObserver] = ()) -> None:
+                 threads: int | None = None, observers: Sequence[EpochObserver] = (),
+                 ledger_files: LedgerFiles | None = None) -> None:
         """``run_dir``: the run's directory, for its events and errors (the run log, a sink,
         writes it). ``progress``: where a resumed run goes on from (None: epoch 0, every loss
         active). ``checkpointer``: when checkpoints are written; None trains without them.
         ``observers``: told of every completed epoch. ``threads``: CPU threads for training,
-        set in the thread that runs it (OpenMP's count is per thread)."""
+        set in the thread that runs it (OpenMP's count is per thread). ``ledger_files``: writes
+        the workload's sample ledger into the run directory (when due, with every checkpoint
+        and at the end)."""
         self.config = config
         self.workload = workload
         self.threads = threads
@@ -126,6 +132,7 @@ class Engine:
         self.checkpointer = checkpointer
         self.fanout = Fanout(sinks, self.run_dir)
         self.observers = list(observers)
+        self.ledger_files = ledger_files
         progress = progress or Progress(active=list(range(len(config.losses))))
         self.epochs_completed = progress.epochs_completed
         self.active = list(progress.active)
@@ -163,11 +170,28 @@ class Engine:
             noisy_labels=self.data.labels.noisy.cpu(),
             rng=torch.get_rng_state(),
             cuda_rng=torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            ledger=self.workload.ledger.state_dict() if self.workload.ledger is not None else None,
         )
 
     def _save_checkpoint(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.save()
+        self._write_ledger()
+
+    def _write_ledger(self, due_only: bool = False, measured: Sequence[int] = ()) -> None:
+        """The ledger's files: with ``due_only`` after an epoch (its trajectory, the ledger at
+        most every LEDGER_WRITE_S), else now (a checkpoint, the end). A failed write (a full
+        disk) raises RunWriteError, as a checkpoint's does."""
+        if self.ledger_files is None:
+            return
+        try:
+            if due_only:
+                self.ledger_files.epoch_ended(measured)
+            else:
+                self.ledger_files.write()
+        except OSError as exc:
+            raise RunWriteError(f"cannot write the sample ledger in {self.run_dir} "
+                                f"({exc.strerror or exc})") from exc
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -202,7 +226,7 @@ class Engine:
                 if self.control.stop_requested and self.epochs_completed < epoch:
                     break  # stopped during the evaluation
                 if self.checkpointer is not None and self.checkpointer.due(epoch):
-                    self.checkpointer.save()
+                    self._save_checkpoint()
             finished = self._outcome()
         except KeyboardInterrupt:
             finished = RunFinished("stopped", self.epochs_completed, "interrupted")
@@ -298,13 +322,20 @@ class Engine:
                     if not math.isfinite(value)}
         measured = [i for i in training.trained if i not in diverged]
         should_evaluate = epoch % self.config.eval_every == 0 or epoch == self.config.epochs
+        ledger = self.workload.ledger if should_evaluate and measured else None
         eval_start = time.perf_counter()
+        if ledger is not None:
+            ledger.begin_epoch(epoch, measured)
         quality = (evaluate(self.bank, self.data, measured, self.workload.loss_fns,
-                            self.config.eval_batch_size, lambda: self.control.stop_requested)
+                            self.config.eval_batch_size, lambda: self.control.stop_requested,
+                            ledger)
                    if should_evaluate and measured else {})
-        eval_seconds = time.perf_counter() - eval_start
         if self.control.stop_requested:
+            if ledger is not None:
+                ledger.abort_epoch()
             return  # the epoch is not reported; run() keeps the last boundary
+        sample_scores = ledger.end_epoch() if ledger is not None else {}
+        eval_seconds = time.perf_counter() - eval_start
 
         seconds = training.seconds + eval_seconds
         n = len(self.data.train_x)
@@ -320,6 +351,8 @@ class Engine:
                           eval_seconds=eval_seconds if should_evaluate else 0.0,
                           images_per_s=n / training.seconds if training.seconds > 0 else None)
             self.emit(EpochMetrics(epoch, label, values))
+            if i in sample_scores:
+                self.emit(SampleScores(epoch, label, sample_scores[i]))
         self.epochs_completed = epoch
         result = Measured(epoch, measured, quality, training.seconds, eval_seconds)
         for observer in self.observers:
@@ -329,6 +362,8 @@ class Engine:
             # while a display draws it (a second ctrl+c, SystemExit) still checkpoints the
             # epoch that the summary counts. An epoch where every loss diverged is not one.
             self.checkpointer.keep(self._snapshot())
+        if sample_scores:
+            self._write_ledger(due_only=True, measured=measured)
         self.emit(EpochEnded(epoch, self.config.epochs, seconds))
 
     def _emit_stopped(self, event: LossDiverged) -> None:

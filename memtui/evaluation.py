@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from memtui.bank import ModelBank, PerSampleLoss
+from memtui.ledger import Ledger
 from memtui.metrics import EVAL_METRICS
 from memtui.prepare import PreparedData
 
@@ -17,9 +18,11 @@ Measurements = dict[int, dict[str, float | None]]
 @torch.inference_mode()
 def evaluate(bank: ModelBank, data: PreparedData, indices: Sequence[int],
              loss_fns: Sequence[PerSampleLoss], batch_size: int,
-             stop_requested: Callable[[], bool] = lambda: False) -> Measurements:
+             stop_requested: Callable[[], bool] = lambda: False,
+             ledger: Ledger | None = None) -> Measurements:
     """Model index -> {metric: value} for the models ``indices``; empty when a stop request cut
-    the pass short. Counts stay on the device until one transfer at the end."""
+    the pass short. Counts stay on the device until one transfer at the end. ``ledger``: an open
+    epoch of the sample ledger, given every training sample's logits of every model."""
     device = data.train_x.device
     bank.set_mode(train=False)
     try:
@@ -30,7 +33,10 @@ def evaluate(bank: ModelBank, data: PreparedData, indices: Sequence[int],
                 return {}
             x = data.normalise(data.train_x[start:start + batch_size])
             for row, i in enumerate(indices):
-                train_pred[row, start:start + batch_size] = bank.logits(i, x).argmax(dim=1)
+                logits = bank.logits(i, x)
+                train_pred[row, start:start + batch_size] = logits.argmax(dim=1)
+                if ledger is not None:
+                    ledger.observe(i, start, logits)
         test_correct = torch.zeros(len(indices), device=device)
         test_loss = torch.zeros(len(indices), device=device)
         for start in range(0, len(data.test_x), batch_size):

@@ -51,6 +51,17 @@ class EpochMetrics:
 
 
 @dataclass(frozen=True)
+class SampleScores:
+    """One loss's per-epoch figures of the sample ledger (memtui.ledger): corrupted samples
+    memorised and forgotten this epoch, and each score's AUROC and precision at k as a detector
+    of the corrupted labels; ``values`` is keyed by memtui.runlog.ledger.FIGURE_NAMES."""
+
+    epoch: int
+    loss: str
+    values: dict[str, float | None]
+
+
+@dataclass(frozen=True)
 class EpochEnded:
     """Sent after the EpochMetrics of every active loss for ``epoch``."""
 
@@ -99,8 +110,8 @@ class RunHealth:
     text: str
 
 
-Event = (RunStarted | EpochProgress | EpochMetrics | EpochEnded | LossDiverged | RunFinished
-         | RunHealth | ResourceUsage)
+Event = (RunStarted | EpochProgress | EpochMetrics | SampleScores | EpochEnded | LossDiverged
+         | RunFinished | RunHealth | ResourceUsage)
 
 
 class Sink(Protocol):

@@ -28,6 +28,9 @@ class PreparedData:
     scale: torch.Tensor  # [1, C, 1, 1]: x_float = x_uint8 * scale + shift normalises
     shift: torch.Tensor
     num_classes: int
+    classes: tuple[str, ...] = ()  # the class names, an image folder's included
+    #: int64 [N] on the CPU: each training image's position in the data set's training split
+    train_index: torch.Tensor | None = None
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         return torch.addcmul(self.shift, x.float(), self.scale)
@@ -64,6 +67,8 @@ def prepare_data(config: ExperimentConfig, device: torch.device) -> PreparedData
         scale=(1.0 / (255.0 * std)).view(1, c, 1, 1).to(device),
         shift=(-mean / std).view(1, c, 1, 1).to(device),
         num_classes=info.num_classes,
+        classes=tuple(info.classes),
+        train_index=split.positions(),
     )
 
 

@@ -29,6 +29,7 @@ from memtui.device import enable_fast_paths, resolve_device
 from memtui.engine import Engine, EpochObserver, Progress, Workload
 from memtui.errors import ConfigError, RunDirError
 from memtui.events import LossInfo, RunFinished, Sink
+from memtui.ledger import Ledger, LedgerFiles
 from memtui.losses import REGISTRY
 from memtui.models import build_model
 from memtui.prepare import prepare_data
@@ -122,8 +123,10 @@ def assemble(config: ExperimentConfig) -> Workload:
     # the data's own shape and classes: an image folder's are known only once it is read
     initial = build_model(config.model, shape, data.num_classes).to(device)
     loss_fns = bind_losses(config)
+    ledger = (Ledger(len(config.losses), data.labels.noisy, data.labels.true)
+              if config.ledger.enabled else None)
     return Workload(device, data, build_bank(initial, loss_fns, config), loss_fns,
-                    describe_losses(config))
+                    describe_losses(config), ledger)
 
 
 def restore(workload: Workload, checkpoint: Checkpoint) -> Progress:
@@ -133,6 +136,10 @@ def restore(workload: Workload, checkpoint: Checkpoint) -> Progress:
         raise RunDirError("the corrupted labels differ from the checkpoint's: the data set or "
                           "its subset changed since the run started, so it cannot be resumed")
     workload.bank.load_state_dict(checkpoint.bank)
+    if workload.ledger is not None and checkpoint.ledger is not None:
+        # a checkpoint without one (the ledger was off, or an older memtui): the ledger
+        # starts at the resumed epoch, and its epochs_seen say so
+        workload.ledger.load_state_dict(checkpoint.ledger)
     torch.set_rng_state(checkpoint.rng.cpu())
     if checkpoint.cuda_rng is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([state.cpu() for state in checkpoint.cuda_rng])
@@ -148,12 +155,20 @@ def build_engine(config: ExperimentConfig, sinks: Sequence[Sink] = (),
     (tests, benchmarks). Raises MemtuiError on bad input."""
     workload = assemble(config)
     progress = restore(workload, checkpoint) if checkpoint is not None else None
-    checkpointer = None
+    checkpointer = ledger_files = None
     if run_dir is not None:
         checkpointer = Checkpointer(run_dir, config.checkpoint_every, config.checkpoint_seconds,
                                     saved_epoch=checkpoint.epochs_completed if checkpoint else -1)
+        if workload.ledger is not None:
+            ledger_files = LedgerFiles(
+                run_dir, workload.ledger, workload.data.train_x, config.loss_labels,
+                workload.data.classes,
+                index=(None if workload.data.train_index is None
+                       else workload.data.train_index.numpy()),
+                trajectories=config.ledger.trajectories)
     return Engine(config, workload, sinks, control, run_dir=run_dir, progress=progress,
-                  checkpointer=checkpointer, threads=threads, observers=observers)
+                  checkpointer=checkpointer, threads=threads, observers=observers,
+                  ledger_files=ledger_files)
 
 
 def monitor_resources(engine: Engine) -> ResourceMonitor:

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from memtui.checkpoint import Checkpoint
@@ -26,6 +27,7 @@ from memtui.config import load_preset
 from memtui.engine import Engine
 from memtui.events import EpochEnded
 from memtui.runlog import read_run
+from memtui.runlog.ledger import LEDGER_FILE
 from memtui.session import resume_run, start_run
 
 TINY_PRESET = """
@@ -111,6 +113,15 @@ def assert_same_metrics(run_dir: Path, reference: Path, prefix: bool = False) ->
         assert got[key] == pytest.approx(values, rel=1e-5, abs=1e-7), key
 
 
+def assert_same_ledger(run_dir: Path, reference: Path) -> None:
+    """The sample ledger's file, every array bit for bit: the ledger state travels with the
+    checkpoint, so a resumed run's ledger is the uninterrupted run's."""
+    with np.load(run_dir / LEDGER_FILE) as got, np.load(reference / LEDGER_FILE) as expected:
+        assert sorted(got.files) == sorted(expected.files)
+        for key in expected.files:
+            np.testing.assert_array_equal(got[key], expected[key], err_msg=key, strict=True)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("uninterrupted")
@@ -136,6 +147,7 @@ def test_a_stopped_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(tmp_p
     resumed = read_run(tmp_path / "run")
     assert resumed.summary["status"] == "completed"
     assert_same_metrics(tmp_path / "run", uninterrupted)
+    assert_same_ledger(tmp_path / "run", uninterrupted)
     assert resumed.meta["resumed"][0]["after_epoch"] == 3
 
 
@@ -152,6 +164,7 @@ def test_resume_drops_epochs_measured_after_the_last_checkpoint(tmp_path, uninte
     resume_in_process(run_dir)
 
     assert_same_metrics(run_dir, uninterrupted)
+    assert_same_ledger(run_dir, uninterrupted)  # its epoch 3 is folded in once, not twice
 
 
 def test_resume_can_extend_a_finished_run(tmp_path):

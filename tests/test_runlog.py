@@ -44,7 +44,8 @@ def test_a_completed_run_writes_config_metrics_and_summary(tiny_config, tmp_path
     run_dir = tmp_path / "run"
     assert run_into(run_dir, config).status == "completed"
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
-        [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, "checkpoint.pt", "writer.json", "writer.lock"])
+        [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, "checkpoint.pt", "writer.json", "writer.lock",
+         "ledger.npz", "thumbnails.npz"])
     assert json.loads((run_dir / CONFIG_FILE).read_text())["schema_version"] == 3
 
     meta = json.loads((run_dir / CONFIG_FILE).read_text())
@@ -52,11 +53,13 @@ def test_a_completed_run_writes_config_metrics_and_summary(tiny_config, tmp_path
     assert [loss["label"] for loss in meta["losses"]] == ["CE", "MSE", "RLL"]
     assert meta["num_train"] == 256 and meta["num_test"] == 128 and 0 < meta["num_corrupted"] < 256
 
-    # one tagged line per event: each loss's metrics, the machine's figures, the epoch's end
+    # one tagged line per event: each loss's metrics and sample ledger figures, the machine's
+    # figures, the epoch's end
     everything = json_lines(run_dir / METRICS_FILE)
     assert [(r["event"], r["epoch"], r.get("loss")) for r in everything] == [
         row for e in (1, 2) for row in [
-            *(("epoch_metrics", e, loss) for loss in ("CE", "MSE", "RLL")),
+            *(pair for loss in ("CE", "MSE", "RLL")
+              for pair in (("epoch_metrics", e, loss), ("sample_scores", e, loss))),
             ("resources", e, None), ("epoch_ended", e, None)]]
     lines = [r for r in everything if r["event"] == "epoch_metrics"]
     for record in lines:
@@ -81,7 +84,7 @@ def test_read_run_returns_what_the_writer_wrote(tiny_config, tmp_path):
     record = read_run(tmp_path / "run")
     assert record.loss_labels == ["CE", "MSE", "RLL"]
     assert record.config["epochs"] == 2
-    assert len(record.records) == 10 and len(record.metrics_of("RLL")) == 2
+    assert len(record.records) == 16 and len(record.metrics_of("RLL")) == 2
     assert record.summary["status"] == "completed"
 
 
@@ -98,8 +101,8 @@ def test_a_stopped_run_still_writes_its_summary_and_every_line_stays_valid(tiny_
     finished = run_into(run_dir, tiny_config(epochs=10), StopAfterFirstEpoch(), control=control)
     assert finished.status == "stopped"
     lines = json_lines(run_dir / METRICS_FILE)  # raises on any invalid line
-    # three losses' metrics, the machine's figures, the epoch's end
-    assert [r["epoch"] for r in lines] == [1, 1, 1, 1, 1]
+    # three losses' metrics and ledger figures, the machine's figures, the epoch's end
+    assert [r["epoch"] for r in lines] == [1] * 8
     summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     assert summary["status"] == "stopped" and summary["epochs_completed"] == 1
     assert all(entry["final"] is not None for entry in summary["losses"].values())
@@ -148,7 +151,7 @@ def test_read_run_tolerates_a_truncated_last_line(tiny_config, tmp_path):
         fh.write('{"epoch": 2, "loss": "CE", "train_a')  # a write cut by a kill
     (run_dir / SUMMARY_FILE).unlink()  # a killed run has no summary
     record = read_run(run_dir)
-    assert len(record.records) == 5 and record.summary is None
+    assert len(record.records) == 8 and record.summary is None  # 3 x (metrics, ledger), resources, end
 
 
 def test_read_metrics_follows_a_growing_file_by_offset(tmp_path):

@@ -12,6 +12,7 @@ One module per concern, so that a new file in a run directory has an obvious hom
 - ``writer``  RunLogWriter, the run's one critical sink
 - ``lock``    the writer's lock: one process writes a run at a time
 - ``health``  what a reader can tell of the writer: finished, running, stale or gone
+- ``ledger``  the sample ledger's files (ledger.npz, thumbnails, trajectories), numpy only
 
 Everything a caller needs is importable from ``memtui.runlog`` itself. Nothing here imports
 torch, the config schema or a UI library, so watch and report start fast.
@@ -43,6 +44,7 @@ from memtui.runlog.records import (
     EPOCH_ENDED,
     EPOCH_METRICS,
     LOSS_DIVERGED,
+    SAMPLE_SCORES,
     RecordDecoder,
     from_record,
     run_finished,
@@ -63,10 +65,10 @@ from memtui.runlog.writer import RunLogWriter
 __all__ = [
     "CONFIG_FILE", "EPOCH_ENDED", "EPOCH_METRICS", "ERROR_LOG", "HEARTBEAT_S", "LOCK_FILE",
     "LOSS_DIVERGED", "LOSS_FIELDS", "META_FIELDS", "META_REQUIRED", "METRICS_FILE",
-    "SCHEMA_VERSION", "STALE_S", "SUMMARY_FIELDS", "SUMMARY_FILE", "WRITER_FILE", "Health",
-    "RecordDecoder", "RunLock", "RunLogWriter", "RunRecord", "check_meta", "check_run_dir",
-    "check_summary", "check_version", "create_run_dir", "default_run_dir", "from_record", "health",
-    "is_run_file", "latest_run", "lock_run_dir", "open_run_file", "read_json_object",
-    "read_metrics", "read_run", "run_finished", "run_started", "to_record", "write_json_atomic",
-    "writer_info"
+    "SAMPLE_SCORES", "SCHEMA_VERSION", "STALE_S", "SUMMARY_FIELDS", "SUMMARY_FILE",
+    "WRITER_FILE", "Health", "RecordDecoder", "RunLock", "RunLogWriter", "RunRecord",
+    "check_meta", "check_run_dir", "check_summary", "check_version", "create_run_dir",
+    "default_run_dir", "from_record", "health", "is_run_file", "latest_run", "lock_run_dir",
+    "open_run_file", "read_json_object", "read_metrics", "read_run", "run_finished",
+    "run_started", "to_record", "write_json_atomic", "writer_info"
 ]

@@ -16,7 +16,11 @@ Layout of ``runs/<timestamp>-<name>/``:
 - ``writer.lock``   held (``flock``) by that process while it writes, so a second writer is
                     refused; the OS releases it when the process dies, however it dies
 
-Every file carries ``schema_version``; readers refuse a newer one and still read version 1.
+- ``ledger.npz``, ``thumbnails.npz``, ``trajectories/``  the sample ledger, written by the
+                    engine (memtui.runlog.ledger names and reads them)
+
+Every file carries ``schema_version``; readers refuse a newer one and still read versions 1 and
+2 (3 added the sample ledger's ``sample_scores`` lines).
 JSON files are written whole or not at all.
 """
 
@@ -33,7 +37,7 @@ from typing import Any, BinaryIO
 from memtui.atomic import atomic_write
 from memtui.errors import RunDirError
 
-SCHEMA_VERSION = 3  # 3: metrics.jsonl may hold "resources" events
+SCHEMA_VERSION = 3  # 3: metrics.jsonl may hold "resources" and "sample_scores" events
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"

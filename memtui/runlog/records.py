@@ -3,12 +3,14 @@
 A version-2 line is one tagged event:
 ``{"event": "epoch_metrics", "epoch", "loss", <metric>: value...}``,
 ``{"event": "loss_diverged", "epoch", "loss", "diverged": reason}``,
-``{"event": "epoch_ended", "epoch", "epochs", "seconds"}``,
+``{"event": "epoch_ended", "epoch", "epochs", "seconds"}``. Version 3 adds
+``{"event": "sample_scores", "epoch", "loss", <figure>: value...}`` (the sample ledger's figures,
+memtui.runlog.ledger.FIGURE_NAMES) and
 ``{"event": "resources", "epoch", "samples", "gpus": [name...], "note", <figure>: [mean, max]...}``
-(version 3; memtui.resources names the figures). Filter on
-``event == "epoch_metrics"`` to plot. Version-1 lines carry no tag and no epoch ends, which are
-inferred. A line a reader cannot use is a ValueError naming the field, which the decoder turns
-into a RunDirError naming the file and the line.
+(memtui.resources names the figures), which a version-2 reader would not know; version-2 files
+read as before. Filter on ``event == "epoch_metrics"`` to plot. Version-1 lines carry no tag
+and no epoch ends, which are inferred. A line a reader cannot use is a ValueError naming the
+field, which the decoder turns into a RunDirError naming the file and the line.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from memtui.events import (
     ResourceUsage,
     RunFinished,
     RunStarted,
+    SampleScores,
 )
 from memtui.runlog.layout import CONFIG_FILE
 
 EPOCH_METRICS, LOSS_DIVERGED, EPOCH_ENDED = "epoch_metrics", "loss_diverged", "epoch_ended"
 RESOURCES = "resources"
 _RESOURCE_FIELDS = ("event", "epoch", "samples", "gpus", "note")
+SAMPLE_SCORES = "sample_scores"
 
 
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +50,9 @@ def to_record(event: Event) -> dict[str, Any] | None:
     """The metrics.jsonl line of an event; None for events that live elsewhere or nowhere."""
     if isinstance(event, EpochMetrics):
         return {"event": EPOCH_METRICS, "epoch": event.epoch, "loss": event.loss,
+                **_json_safe(event.values)}
+    if isinstance(event, SampleScores):
+        return {"event": SAMPLE_SCORES, "epoch": event.epoch, "loss": event.loss,
                 **_json_safe(event.values)}
     if isinstance(event, LossDiverged):
         return {"event": LOSS_DIVERGED, "epoch": event.epoch, "loss": event.loss,
@@ -83,20 +90,29 @@ def _label(record: dict[str, Any]) -> str:
     return label
 
 
-def from_record(record: dict[str, Any]) -> Event:
-    """The event of a version-2 line. ValueError for a line that is not one."""
-    kind = record.get("event")
-    if kind == EPOCH_METRICS:
-        values = {k: v for k, v in record.items() if k not in ("event", "epoch", "loss")}
-        for key, value in values.items():
-            if value is None:
-                continue
+def _values(record: dict[str, Any]) -> dict[str, float | None]:
+    """The numbers of a line besides its tag, epoch and loss (null stays None)."""
+    values: dict[str, float | None] = {}
+    for key, value in record.items():
+        if key in ("event", "epoch", "loss"):
+            continue
+        if value is not None:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ValueError(f"field {key!r} is {str(value)[:40]!r}, not a number")
             if isinstance(value, int) and not -1e300 < value < 1e300:
                 raise ValueError(f"field {key!r} is out of range")
-            values[key] = float(value)
-        return EpochMetrics(_number(record, "epoch"), _label(record), values)
+            value = float(value)
+        values[key] = value
+    return values
+
+
+def from_record(record: dict[str, Any]) -> Event:
+    """The event of a version-2 or version-3 line. ValueError for a line that is not one."""
+    kind = record.get("event")
+    if kind == EPOCH_METRICS:
+        return EpochMetrics(_number(record, "epoch"), _label(record), _values(record))
+    if kind == SAMPLE_SCORES:
+        return SampleScores(_number(record, "epoch"), _label(record), _values(record))
     if kind == LOSS_DIVERGED:
         return LossDiverged(_number(record, "epoch"), _label(record),
                             str(record.get("diverged", "")))

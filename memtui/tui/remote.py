@@ -5,7 +5,9 @@ No server of ours: every poll is one ``ssh HOST sh -c '...'`` with the user's ke
 mirrored into a local folder (``$MEMTUI_CACHE/remote/HOST/PATH``, else under
 ``$XDG_CACHE_HOME/memtui``), byte for byte, and a RunDirSource follows the mirror: the same
 parsing, checks and events as a local run. metrics.jsonl is fetched from the byte after the
-last one mirrored (``tail -c +N``); summary.json and error.log once the run has ended. A failed
+last one mirrored (``tail -c +N``); the sample ledger's files (rewritten whole) when their
+``cksum`` changed, at most every ``SNAPSHOT_POLL_S`` and once more at the end; summary.json and
+error.log once the run has ended. A failed
 poll says "connection lost" in the view and is retried, further apart each time, until it works.
 """
 
@@ -16,13 +18,20 @@ import re
 import shlex
 import subprocess
 import threading
+import time
 from pathlib import Path
 
+from memtui.atomic import atomic_write
 from memtui.errors import RunDirError
 from memtui.runlog import CONFIG_FILE, ERROR_LOG, METRICS_FILE, SUMMARY_FILE
+from memtui.runlog.ledger import LEDGER_FILE, THUMBNAILS_FILE
 from memtui.tui.sources import Deliver, ReadOnlySource, RunDirSource, SourceNotice
 
 REMOTE_POLL_S = 2.0
+#: Files a run rewrites whole, mirrored when they change (the samples screen reads them).
+SNAPSHOT_FILES = (LEDGER_FILE, THUMBNAILS_FILE)
+#: How often their checksums are asked for: the ledger is rewritten at most every 30 s.
+SNAPSHOT_POLL_S = 10.0
 #: Retries after a failed poll wait this long, doubling up to the cap.
 RETRY_S, RETRY_CAP_S = 2.0, 30.0
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
@@ -74,12 +83,14 @@ class RemoteRunSource(ReadOnlySource):
         slug = re.sub(r"[^\w.-]+", "_", path.strip("/")) or "run"
         self.mirror = mirror or cache_root() / "remote" / re.sub(r"[^\w.@-]+", "_", host) / slug
         self.mirror.mkdir(parents=True, exist_ok=True)
-        for name in (METRICS_FILE, SUMMARY_FILE, ERROR_LOG):  # a fresh copy every time
+        for name in (METRICS_FILE, SUMMARY_FILE, ERROR_LOG, *SNAPSHOT_FILES):  # a fresh copy
             (self.mirror / name).unlink(missing_ok=True)
         # config.json first, before anything is drawn: a wrong host or path ends here
         (self.mirror / CONFIG_FILE).write_bytes(self._run(f"cat {CONFIG_FILE}"))
         self.inner = RunDirSource(self.mirror, poll_s)
         self._offset = 0
+        self._checksums: dict[str, bytes] = {}
+        self._snapshots_at = -SNAPSHOT_POLL_S
         self._stop = threading.Event()
         self._deliver: Deliver | None = None
         self.connected = True
@@ -113,12 +124,29 @@ class RemoteRunSource(ReadOnlySource):
             with (self.mirror / METRICS_FILE).open("ab") as fh:
                 fh.write(chunk)
             self._offset += len(chunk)
-        if state.strip() == b"done":
+        ended = state.strip() == b"done"
+        now = time.monotonic()
+        if ended or now - self._snapshots_at >= SNAPSHOT_POLL_S:
+            self._snapshots_at = now
+            self._sync_snapshots()
+        if ended:
             error = self._run(f"cat {ERROR_LOG} 2>/dev/null; true")
             if error:
                 (self.mirror / ERROR_LOG).write_bytes(error)
             # written last: RunDirSource takes summary.json as the sign that the run has ended
             (self.mirror / SUMMARY_FILE).write_bytes(self._run(f"cat {SUMMARY_FILE}"))
+
+    def _sync_snapshots(self) -> None:
+        """Copy each of SNAPSHOT_FILES whose checksum changed since the last copy."""
+        names = " ".join(SNAPSHOT_FILES)
+        for line in self._run(f"cksum {names} 2>/dev/null; true").splitlines():
+            parts = line.decode("utf-8", "replace").split()
+            name = parts[-1] if parts else ""
+            if name in SNAPSHOT_FILES and self._checksums.get(name) != line:
+                content = self._run(f"cat {name}")
+                with atomic_write(self.mirror / name, "wb") as fh:  # the view reads it meanwhile
+                    fh.write(content)
+                self._checksums[name] = line
 
     # -- the RunSource protocol ------------------------------------------------------------------
 

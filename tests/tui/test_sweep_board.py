@@ -137,7 +137,8 @@ async def test_the_board_follows_a_sweep_while_it_runs(finished_sweep, tmp_path)
     lines = grow_from(finished_sweep, sweep)
     first, second = CELLS
     losses = len(read_run(sweep / "cells" / first).loss_labels)
-    per_epoch = losses + 2  # each loss's metrics, the machine's figures, the epoch's end
+    # an epoch's lines: each loss's metrics (and ledger figures), the machine's, the epoch's end
+    per_epoch = next(i for i, line in enumerate(lines[first]) if '"epoch_ended"' in line) + 1
     app = SweepApp(sweep, poll_s=0.05, **EAGER)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
