@@ -102,7 +102,8 @@ VIEW_LAYERS = [
     ("memtui.tui.widgets", "memtui.tui.sources", "memtui.tui.remote", "memtui.tui.budget",
      "memtui.tui.svg", "memtui.tui.terminal", "memtui.tui.host", "memtui.tui.sweep_follower",
      "memtui.tui.sweep_process"),
-    ("memtui.tui.run_screen", "memtui.tui.leaderboard", "memtui.tui.sweep_board"),  # screens
+    ("memtui.tui.run_screen", "memtui.tui.leaderboard", "memtui.tui.sweep_board",
+     "memtui.tui.samples_screen"),  # screens
     ("memtui.tui.app", "memtui.tui.sweep_app", "memtui.tui.picker_app"),
     ("memtui.tui.launch",),
 ]

@@ -29,6 +29,7 @@ from memtui.events import Event, LossDiverged, RunFinished, RunStarted
 from memtui.runstate import RunState
 from memtui.tui.leaderboard import LeaderboardScreen
 from memtui.tui.run_screen import RunScreen
+from memtui.tui.samples_screen import SamplesScreen
 from memtui.tui.sources import MultiRunSource, RunSource, SourceNotice
 from memtui.tui.svg import pin_cells
 from memtui.tui.widgets.help.help_screen import HelpScreen
@@ -69,6 +70,7 @@ class MemtuiApp(App[str]):
         Binding("l", "screen.toggle_loss_chart", "acc/loss"),
         Binding("b", "leaderboard", "board"),
         Binding("r", "screen.toggle_resources", "resources", show=False),  # in the help (?)
+        Binding("e", "samples", "samples", show=False),  # in the help (?)
         Binding("s", "screenshot", "svg"),
         Binding("question_mark", "help", "help", key_display="?"),
         # After ?: an 80-column footer ends at ? help, a wider one shows these too.
@@ -300,6 +302,10 @@ class MemtuiApp(App[str]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(live=not self.watching))
+
+    def action_samples(self) -> None:
+        if not isinstance(self.screen, SamplesScreen):
+            self.push_screen(SamplesScreen(self, self.run_screen.view_budget))
 
     def action_leaderboard(self) -> None:
         if not isinstance(self.screen, LeaderboardScreen):

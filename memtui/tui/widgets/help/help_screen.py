@@ -29,6 +29,8 @@ HELP_TEXT = """\
   [b]b[/b]          leaderboard: best and final values per run × loss (Enter opens a run)
   [b]r[/b]          resources: GPU utilisation, memory, power, temperature, SM clock; host CPU,
              RSS, torch memory (one header line in a small terminal, history when larger)
+  [b]e[/b]          samples: which corrupted labels each loss memorised, when, and what it
+             predicts ([b]tab[/b] or [b]1[/b]-[b]5[/b]: panel, [b]\\[[/b] [b]][/b]: loss, [b]escape[/b]: back)
   [b]s[/b]          save an SVG screenshot into the run directory
   [b]?[/b]          this help
 
