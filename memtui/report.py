@@ -380,6 +380,18 @@ def save_figure(fig: Any, path: Path) -> None:
         plt.close(fig)
 
 
+def plot_samples_beside(plot: Path, runs: list[tuple[str, Path, RunState]]) -> None:
+    """The runs' sample ledgers drawn into FILE-samples.EXT beside ``plot`` (memtui.sample_plots),
+    when any of them has one."""
+    from memtui import sample_plots
+
+    fig = sample_plots.plot_samples(sample_plots.ledger_runs(runs))
+    if fig is not None:
+        path = sample_plots.samples_plot_path(plot)
+        save_figure(fig, path)
+        print(f"wrote {path}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry point
 
@@ -429,6 +441,8 @@ def report_runs(paths: list[Path], fmt: str | ReportFormat, plot: Path | None,
         if plot is not None:
             sweep_report.plot_sweep(sweep, plot)
             print(f"wrote {plot}", file=sys.stderr)
+            plot_samples_beside(plot, [(cell.name, cell.run.path, cell.state)
+                                       for cell in sweep.cells])
         return
     runs = [load_finished(Path(p)) for p in paths]
     states = [run.state() for run in runs]
@@ -443,5 +457,7 @@ def report_runs(paths: list[Path], fmt: str | ReportFormat, plot: Path | None,
     if plot is not None:
         plot_runs(runs, plot, states)
         print(f"wrote {plot}", file=sys.stderr)
+        plot_samples_beside(plot, [(run.path.name, run.path, state)
+                                   for run, state in zip(runs, states)])
     if long is not None:
         sweep_report.write_long_of_runs(long, runs)

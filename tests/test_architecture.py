@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "memtui"
 
 #: Front-ends and the command line: everything else is the core.
 FRONT_ENDS = {"memtui.__main__", "memtui.cli", "memtui.headless", "memtui.report", "memtui.sweep.report",
+              "memtui.sample_plots",
               "memtui.sweep.progress", "memtui.tui"}
 UI_LIBRARIES = {"textual", "textual_plotext", "rich", "typer"}
 
