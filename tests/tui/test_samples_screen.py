@@ -164,3 +164,43 @@ def test_no_color_uses_markers_and_shades(snap_compare, ledger_dir, monkeypatch,
     app = app_on(ledger_dir)
     assert app.no_color
     assert snap_compare(app, terminal_size=(80, 24), run_before=show)
+
+
+FAKE_SSH = """#!/bin/sh
+# ssh [-o opt]... host command: runs the command here
+while [ "$1" = "-o" ]; do shift 2; done
+shift
+exec sh -c "$*"
+"""
+
+
+async def test_a_remote_runs_ledger_is_mirrored_and_shown(tmp_path, monkeypatch):
+    import stat
+
+    from multi_helpers import run_events, write_run
+
+    from memtui.runlog.ledger import read_ledger
+    from memtui.tui.remote import RemoteRunSource
+
+    ssh = tmp_path / "ssh"
+    ssh.write_text(FAKE_SSH)
+    ssh.chmod(ssh.stat().st_mode | stat.S_IEXEC)
+    run = write_run(tmp_path / "far" / "run", run_events(0, epochs=3, finished=False))
+    write_fixture(run, epochs=4)
+    source = RemoteRunSource("me@lab", str(run), ssh=str(ssh), mirror=tmp_path / "mirror")
+    source.sync()
+    assert (source.mirror / "ledger.npz").read_bytes() == (run / "ledger.npz").read_bytes()
+    assert (source.mirror / "thumbnails.npz").is_file()
+    write_fixture(run, epochs=6)  # the run rewrites its ledger
+    os.utime(run / "ledger.npz", ns=(1, 1))  # a new stamp whatever the clock's grain
+    source.sync()
+    assert read_ledger(source.mirror).epoch == 6
+    app = MemtuiApp(source)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(100):
+            if app.state.run_dir:
+                break
+            await pilot.pause(0.05)
+        screen = await open_samples(pilot)
+        assert screen.ledger is not None and screen.ledger.epoch == 6
+        assert shown(screen) == [("WhenPanel", "CE")]
