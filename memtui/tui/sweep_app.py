@@ -49,6 +49,7 @@ class CellScreen(RunScreen):
         Binding("o", "toggle_overlay", "overlay"),
         Binding("m", "next_metric", "metric"),
         Binding("l", "toggle_loss_chart", "acc/loss"),
+        Binding("e", "app.samples", "samples"),
     ]
 
 

@@ -17,7 +17,7 @@ from memtui.tui.widgets.samples.samples_panel import SamplesPanel
 from memtui.tui.widgets.samples.when_panel import WhenPanel
 
 from ledger_fixture import LOSSES, write_fixture
-from tui_helpers import FROZEN_NOW
+from tui_helpers import FROZEN_NOW, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +35,7 @@ async def open_samples(pilot, *keys: str) -> SamplesScreen:
     await pilot.press("e")
     screen = pilot.app.screen
     assert isinstance(screen, SamplesScreen)
-    for _ in range(100):
-        if screen.ledger is not None:
-            break
-        await pilot.pause(0.05)
+    await wait_for(lambda: screen.ledger is not None, pilot)
     for key in keys:
         await pilot.press(key)
     await pilot.pause()
@@ -90,10 +87,7 @@ async def test_a_run_without_a_ledger_says_so_and_shows_it_once_written(tmp_path
         assert "no sample ledger" in message and not screen.query(SamplesPanel)
         write_fixture(tmp_path, epochs=4)
         screen.poll()
-        for _ in range(100):
-            if screen.ledger is not None:
-                break
-            await pilot.pause(0.05)
+        await wait_for(lambda: screen.ledger is not None, pilot)
         assert screen.ledger is not None and screen.ledger.epoch == 4
         assert shown(screen) == [("WhenPanel", "CE")]
 
@@ -108,10 +102,7 @@ async def test_a_rewritten_ledger_is_read_again_and_redrawn(tmp_path):
         write_fixture(tmp_path, epochs=9)
         os.utime(tmp_path / "ledger.npz", ns=(1, 1))  # a new stamp whatever the clock's grain
         screen.poll(force=True)
-        for _ in range(100):
-            if screen.ledger.epoch == 9:
-                break
-            await pilot.pause(0.05)
+        await wait_for(lambda: screen.ledger.epoch == 9, pilot)
         assert screen.ledger.epoch == 9
         assert screen.query_one(WhenPanel) is panel and panel.ledger.epoch == 9
         assert "epoch 9" in str(panel.render())
@@ -197,10 +188,7 @@ async def test_a_remote_runs_ledger_is_mirrored_and_shown(tmp_path, monkeypatch)
     assert read_ledger(source.mirror).epoch == 6
     app = MemtuiApp(source)
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(100):
-            if app.state.run_dir:
-                break
-            await pilot.pause(0.05)
+        await wait_for(lambda: bool(app.state.run_dir), pilot)
         screen = await open_samples(pilot)
         assert screen.ledger is not None and screen.ledger.epoch == 6
         assert shown(screen) == [("WhenPanel", "CE")]

@@ -302,3 +302,27 @@ async def test_a_terminal_too_small_for_the_board_says_so_instead_of_fragments(f
         await pilot.resize_terminal(*SIZE)
         await pilot.pause(0.2)
         assert not board.too_small.display and board.table.display and board.info.display
+
+
+async def test_e_in_a_cell_opens_its_samples_and_escape_goes_back_to_the_cell(finished_sweep,
+                                                                              tmp_path):
+    from memtui.tui.samples_screen import SamplesScreen
+
+    from ledger_fixture import write_fixture
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(finished_sweep, sweep)
+    write_fixture(sweep / "cells" / CELLS[0], epochs=3)
+    app = SweepApp(sweep, poll_s=0.05, **EAGER)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(lambda: app.state.finished, pilot)
+        await pilot.press("e")
+        screen = app.screen
+        assert isinstance(screen, SamplesScreen)
+        await wait_for(lambda: screen.ledger is not None, pilot)
+        assert screen.ledger.epoch == 3 and screen.run_dir == sweep / "cells" / CELLS[0]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, CellScreen)
