@@ -6,6 +6,7 @@ them with `pytest tests/tui --snapshot-update` and the SVGs under tests/tui/__sn
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -31,11 +32,13 @@ def app_on(run_dir) -> MemtuiApp:
     return app
 
 
-async def open_samples(pilot, *keys: str) -> SamplesScreen:
+async def open_samples(pilot, *keys: str, ledger: bool = True) -> SamplesScreen:
+    """Press e; with ``ledger``, wait until the screen has read it."""
     await pilot.press("e")
     screen = pilot.app.screen
     assert isinstance(screen, SamplesScreen)
-    await wait_for(lambda: screen.ledger is not None, pilot)
+    if ledger:
+        await wait_for(lambda: screen.ledger is not None, pilot)
     for key in keys:
         await pilot.press(key)
     await pilot.pause()
@@ -82,11 +85,11 @@ async def test_200x60_shows_three_losses_by_three_panels(ledger_dir):
 async def test_a_run_without_a_ledger_says_so_and_shows_it_once_written(tmp_path):
     app = app_on(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_samples(pilot)
+        screen = await open_samples(pilot, ledger=False)
         message = str(screen.query_one("#samples-message").render())
         assert "no sample ledger" in message and not screen.query(SamplesPanel)
-        write_fixture(tmp_path, epochs=4)
-        screen.poll()
+        # written as a run would, from another thread (the view's budget is its own thread's)
+        await asyncio.to_thread(write_fixture, tmp_path, 4)
         await wait_for(lambda: screen.ledger is not None, pilot)
         assert screen.ledger is not None and screen.ledger.epoch == 4
         assert shown(screen) == [("WhenPanel", "CE")]
@@ -96,12 +99,11 @@ async def test_a_rewritten_ledger_is_read_again_and_redrawn(tmp_path):
     write_fixture(tmp_path, epochs=5)
     app = app_on(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_samples(pilot)
+        screen = await open_samples(pilot, ledger=False)
         assert screen.ledger is not None and screen.ledger.epoch == 5
         panel = screen.query_one(WhenPanel)
-        write_fixture(tmp_path, epochs=9)
+        await asyncio.to_thread(write_fixture, tmp_path, 9)
         os.utime(tmp_path / "ledger.npz", ns=(1, 1))  # a new stamp whatever the clock's grain
-        screen.poll(force=True)
         await wait_for(lambda: screen.ledger.epoch == 9, pilot)
         assert screen.ledger.epoch == 9
         assert screen.query_one(WhenPanel) is panel and panel.ledger.epoch == 9
