@@ -208,7 +208,10 @@ def test_plot_writes_an_svg_with_a_curve_label_per_loss(run_dir, second_run, tmp
         assert label in text
     for run in (run_dir, second_run):  # each row of panels titled with its run
         assert f"{run.name}: " in text
-    assert capsys.readouterr().err == f"wrote {figure}\n"
+    # the runs keep sample ledgers: their figure goes beside (memtui.sample_plots)
+    samples = tmp_path / "curves-samples.svg"
+    assert capsys.readouterr().err == f"wrote {figure}\nwrote {samples}\n"
+    assert "CE: data map" in samples.read_text("utf-8")
 
 
 def test_plot_lines_take_the_palettes_colours_and_styles(run_dir, tmp_path, monkeypatch):
