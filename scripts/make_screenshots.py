@@ -1,19 +1,22 @@
-"""Regenerate the SVG screenshots in docs/screenshots/ from real training runs.
+"""Regenerate the SVG screenshots in screenshots/ from real training runs.
 
 Runs the live view headlessly (Textual's run_test) on a real engine, waits for the run to end and
 saves what the screen shows:
 
-  docs/screenshots/demo.svg           the demo preset (embedded Fashion-MNIST subset), 160x48
-  docs/screenshots/demo-overlay.svg   the same run, overlay view of `memorized`
-  docs/screenshots/demo-80x24.svg     the same run at 80x24 (panes show one chart each)
-  docs/screenshots/mnist.svg          real MNIST with 40% random labels (the mnist-noisy preset)
-  docs/screenshots/sweep-board.svg    `memtui watch` on a sweep directory (--sweep: a finished one,
+  screenshots/demo.svg           the demo preset (embedded Fashion-MNIST subset), 160x48
+  screenshots/demo-overlay.svg   the same run, overlay view of `memorized`
+  screenshots/demo-80x24.svg     the same run at 80x24 (panes show one chart each)
+  screenshots/samples.svg        the same run's samples screen (e), 200x60: when, what, data map
+  screenshots/samples-gallery.svg  the same at 200x60 from panel 4: scoreboard, gallery, when
+  screenshots/samples-80x24.svg  the gallery at 80x24 (one panel of one loss)
+  screenshots/mnist.svg          real MNIST with 40% random labels (the mnist-noisy preset)
+  screenshots/sweep-board.svg    `memtui watch` on a sweep directory (--sweep: a finished one,
                                  e.g. docs/results.md section 6's), shown as sweeps/noise
-  docs/screenshots/compare-overlay.svg  `memtui watch` of several runs (--compare): mean ± std bands
-  docs/screenshots/leaderboard.svg      the same runs' leaderboard
+  screenshots/compare-overlay.svg  `memtui watch` of several runs (--compare): mean ± std bands
+  screenshots/leaderboard.svg      the same runs' leaderboard
 
     .venv/bin/python scripts/make_screenshots.py --data-dir DATA
-        [--mnist-epochs 30] [--mnist-subset 10000] [--out docs/screenshots]
+        [--mnist-epochs 30] [--mnist-subset 10000] [--out screenshots]
         [--demo-run RUN_DIR] [--compare RUN_DIR ...] [--sweep SWEEP_DIR] [--skip-demo]
         [--skip-mnist]
 
@@ -120,7 +123,7 @@ def main() -> None:
     parser.add_argument("--mnist-epochs", type=int, default=30)
     parser.add_argument("--mnist-subset", type=int, default=10000,
                         help="training images of MNIST to use (0: all 60,000)")
-    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument("--skip-mnist", action="store_true")
     parser.add_argument("--demo-run", type=Path,
                         help="a finished demo run directory to take the demo shots from")
@@ -148,6 +151,11 @@ def main() -> None:
         "demo.svg": ((160, 48), []),
         "demo-overlay.svg": ((160, 48), ["o"]),
         "demo-80x24.svg": ((80, 24), []),
+        # the samples screen: e opens it, a panel's number picks the first panel shown (the
+        # undo presses them again in reverse: the number is harmless, e closes the screen)
+        "samples.svg": ((200, 60), ["e"]),
+        "samples-gallery.svg": ((200, 60), ["e", "4"]),
+        "samples-80x24.svg": ((80, 24), ["e", "5"]),
     }
     with tempfile.TemporaryDirectory(prefix="memtui-shots-") as tmp:
         if args.skip_demo:

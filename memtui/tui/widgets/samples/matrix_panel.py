@@ -44,7 +44,7 @@ class MatrixPanel(SamplesPanel):
         text.append(" · ")
         text.append(f"true {percent(shares.true, shares.total)}", RECOVERED_STYLE)
         text.append(f" · other {percent(shares.other, shares.total)}\n")
-        text.append("true ↓ predicted →".ljust(row_label)[:row_label], DIM)
+        text.append("true \\ pred".ljust(row_label)[:row_label], DIM)
         text.append("".join(short_name(n, cell - 1).rjust(cell) for n in names) + "\n", DIM)
         top = max(1, int(matrix.max(initial=0)))
         colour_on = not self.no_color
@@ -59,5 +59,5 @@ class MatrixPanel(SamplesPanel):
                 text.append(" " * (cell - len(shown)))
                 text.append(shown, style)
             text.append("\n")
-        text.append("diagonal: predicted as the true class (recovered)", DIM)
+        text.append("rows: true class · columns: prediction now · diagonal: recovered", DIM)
         return text
