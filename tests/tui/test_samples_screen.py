@@ -172,9 +172,11 @@ async def test_a_remote_runs_ledger_is_mirrored_and_shown(tmp_path, monkeypatch)
 
     from multi_helpers import run_events, write_run
 
+    import memtui.tui.remote as remote
     from memtui.runlog.ledger import read_ledger
     from memtui.tui.remote import RemoteRunSource
 
+    monkeypatch.setattr(remote, "SNAPSHOT_POLL_S", 0.0)  # every sync looks at the ledger
     ssh = tmp_path / "ssh"
     ssh.write_text(FAKE_SSH)
     ssh.chmod(ssh.stat().st_mode | stat.S_IEXEC)
