@@ -3,6 +3,7 @@ summary table, all on stderr so stdout stays free for scripts."""
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 
@@ -45,9 +46,12 @@ PIPED_WIDTH = 200  # as `memtui report` piped
 
 
 def stderr_console() -> Console:
-    """stderr, as wide as the terminal; piped or redirected, no wrapping (PIPED_WIDTH)."""
+    """stderr, as wide as the terminal; piped or redirected, no wrapping (PIPED_WIDTH), unless
+    COLUMNS asks for a width (Rich reads it)."""
     console = Console(stderr=True)
-    return console if console.is_terminal else Console(stderr=True, width=PIPED_WIDTH)
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console
+    return Console(stderr=True, width=PIPED_WIDTH)
 
 
 def _stacked(title: str) -> str:
