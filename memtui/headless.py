@@ -3,7 +3,6 @@ summary table, all on stderr so stdout stays free for scripts."""
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 
@@ -46,12 +45,9 @@ PIPED_WIDTH = 200  # as `memtui report` piped
 
 
 def stderr_console() -> Console:
-    """stderr, as wide as the terminal; piped or redirected, no wrapping (PIPED_WIDTH), unless
-    COLUMNS asks for a width (Rich reads it)."""
+    """stderr, as wide as the terminal; piped or redirected, no wrapping (PIPED_WIDTH)."""
     console = Console(stderr=True)
-    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
-        return console
-    return Console(stderr=True, width=PIPED_WIDTH)
+    return console if console.is_terminal else Console(stderr=True, width=PIPED_WIDTH)
 
 
 def _stacked(title: str) -> str:
