@@ -35,6 +35,7 @@ SEEDS = (0, 1, 2)
 #: Each table of the page: its key and its runs (section/run under docs/results-data), in order.
 TABLES: dict[str, list[str]] = {
     "lr0.1-nobn": [f"lr-batchnorm/lr0.1-nobn-s{s}" for s in SEEDS],
+    "raw-input": [f"raw-input/lr0.1-nobn-raw-s{s}" for s in SEEDS],
     "rll-question": [f"rll-question/{v}-s{s}" for v in ("rll-sgd", "rll-adam") for s in SEEDS],
     "lr-batchnorm": [f"lr-batchnorm/{v}-s{s}" for v in ("lr0.1-bn", "lr0.01-nobn", "lr0.01-bn")
                      for s in SEEDS],

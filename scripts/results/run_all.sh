@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CPU runs behind docs/results.md (sections 2, 3, 4 and the paper's RLL question), each over
+# The CPU runs behind docs/results.md (sections 2, 3, 4, raw inputs and the paper's RLL question), each over
 # seeds 0-2, two at a time. Then scripts/results/make_results.py --runs RUNS_ROOT copies their
 # config.json, metrics.jsonl and summary.json into docs/results-data/ and re-makes the page's
 # tables and figures from there.
@@ -20,6 +20,8 @@ variant() {  # variant NAME LR BATCHNORM
 }
 variant lr0.1-nobn 0.1 false; variant lr0.1-bn 0.1 true
 variant lr0.01-nobn 0.01 false; variant lr0.01-bn 0.01 true
+# Raw inputs: section 2's lr 0.1 / no-BatchNorm variant fed 0-255 pixel values, as the paper's code does.
+sed -e 's/^\[data\]$/[data]\nnormalize = false/' "$ROOT/presets/lr0.1-nobn.toml" > "$ROOT/presets/lr0.1-nobn-raw.toml"
 sed -e 's/^batchnorm = true/batchnorm = false/' presets/demo.toml > "$ROOT/presets/demo-nobn.toml"
 # The paper's RLL question: the original upload of its code ran RLL at alpha 0.01 and noted that
 # it "works well with lr = 3e-3 => ADAM" (its training script passed alpha 0.1 to SGD at lr 0.1).
@@ -39,6 +41,9 @@ jobs() {  # one line per run, the page's headline runs first: NAME then memtui r
     local s v n
     for s in 0 1 2; do
         echo "lr-batchnorm/lr0.1-nobn-s$s --preset $ROOT/presets/lr0.1-nobn.toml --subset 10000 --epochs 40 --seed $s"
+    done
+    for s in 0 1 2; do
+        echo "raw-input/lr0.1-nobn-raw-s$s --preset $ROOT/presets/lr0.1-nobn-raw.toml --subset 10000 --epochs 40 --seed $s"
     done
     for s in 0 1 2; do
         for v in rll-sgd rll-adam; do
