@@ -41,7 +41,7 @@ TABLES: dict[str, list[str]] = {
                      for s in SEEDS],
     "noise-rate": [f"noise-rate/noise-{n}-s{s}" for n in ("0.4", "0.6", "0.8", "0.9")
                    for s in SEEDS],
-    "demo": [f"demo/demo-{v}-s{s}" for v in ("bn", "nobn") for s in SEEDS],
+    "demo-batchnorm": [f"demo/demo-{v}-s{s}" for v in ("bn", "nobn") for s in SEEDS],
     "cifar-n-worse": [f"cifar-n/worse-seed{s}" for s in SEEDS],
     "cifar-n-sym40": [f"cifar-n/sym40-seed{s}" for s in SEEDS],
 }
